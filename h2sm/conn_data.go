@@ -1,0 +1,81 @@
+package h2sm
+
+// onData handles a DATA frame (RFC 9113 §6.1).
+func (c *Conn) onData(h frameHeader, p []byte) error {
+	// §6.1: "If a DATA frame is received whose Stream Identifier field is 0x00,
+	// the recipient MUST respond with a connection error ... PROTOCOL_ERROR."
+	if h.stream == 0 {
+		return connErr(ErrCodeProtocol, "DATA on stream 0 (§6.1)")
+	}
+	data, _, ok := stripPadding(h, p, 0)
+	if !ok {
+		return connErr(ErrCodeProtocol, "DATA padding too long (§6.1)")
+	}
+	// §6.9: "The entire DATA frame payload is included in flow control,
+	// including the Pad Length and Padding fields if present."
+	if !c.inflow.take(len(p)) {
+		return connErr(ErrCodeFlowControl, "connection receive window exceeded (§6.9.1)")
+	}
+	end := h.has(flagEndStream)
+	st := c.streams.get(h.stream)
+	if st == nil {
+		c.creditConn(len(p)) // nobody will consume it
+		switch {
+		case h.stream > c.streams.maxClientID || h.stream%2 == 0:
+			// §5.1 idle: only HEADERS or PRIORITY may be received.
+			return connErr(ErrCodeProtocol, "DATA on an idle stream (§5.1)")
+		case c.streams.reset.has(h.stream), c.goAway.ignored(h.stream):
+			// §5.1 closed: "An endpoint MUST ignore frames that it receives on
+			// closed streams after it has sent a RST_STREAM frame."
+			return nil
+		default:
+			return streamErr(h.stream, ErrCodeStreamClosed, "DATA on a closed stream (§5.1)")
+		}
+	}
+	in := inRecvData
+	if end {
+		in = inRecvDataES
+	}
+	if t := st.transition(in); t.violation != violationNone {
+		c.creditConn(len(p))
+		return streamErr(h.stream, t.code, "DATA after END_STREAM (§5.1)")
+	}
+	if !st.inflow.take(len(p)) {
+		c.creditConn(len(p))
+		return streamErr(h.stream, ErrCodeFlowControl, "stream receive window exceeded (§6.9.1)")
+	}
+	// Padding is never seen by the application: its credit returns now.
+	if pad := len(p) - len(data); pad > 0 {
+		c.creditConn(pad)
+		c.creditStream(st, pad)
+	}
+	if len(data) == 0 && !end {
+		// Empty frames cost work but carry nothing (CVE-2019-9518).
+		c.goAway.emptyFrames++
+		if c.goAway.emptyFrames > c.cfg.MaxEmptyFrames {
+			return connErr(ErrCodeEnhanceYourCalm, "too many empty frames")
+		}
+		return nil
+	}
+	// §8.1.1: "A request or response is also malformed if the value of a
+	// content-length header field does not equal the sum of the DATA frame
+	// payload lengths that form the content."
+	st.recvBody += int64(len(data))
+	if st.contentLength >= 0 && (st.recvBody > st.contentLength || end && st.recvBody != st.contentLength) {
+		c.creditConn(len(data))
+		return streamErr(h.stream, ErrCodeProtocol, "body length differs from content-length (§8.1.1)")
+	}
+	if !c.cfg.ManualFlowControl {
+		c.creditConn(len(data))
+		c.creditStream(st, len(data))
+	}
+	if len(data) > 0 || end {
+		start := len(c.dataArena)
+		c.dataArena = append(c.dataArena, data...)
+		c.pushEvent(Event{Kind: EventData, Stream: h.stream, Data: c.dataArena[start:len(c.dataArena):len(c.dataArena)], EndStream: end})
+	}
+	if st.state == stateClosed {
+		c.closeStream(st)
+	}
+	return nil
+}
