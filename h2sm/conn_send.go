@@ -335,8 +335,11 @@ func (c *Conn) closeStream(st *stream) {
 		return
 	}
 	c.streams.remove(st, int(c.cfg.MaxConcurrentStreams))
-	if c.streams.active == 0 && c.phase == PhaseOpen {
-		c.timers.setAfter(timerIdle, c.now, c.cfg.IdleTimeout)
+	if c.streams.active == 0 {
+		c.streams.trim()
+		if c.phase == PhaseOpen {
+			c.timers.setAfter(timerIdle, c.now, c.cfg.IdleTimeout)
+		}
 	}
 }
 

@@ -112,12 +112,22 @@ func (s *streamsState) recycle(st *stream, maxFree int) {
 	if len(s.free) >= maxFree {
 		return
 	}
-	if cap(st.sendBuf) > 4096 {
-		st.sendBuf = nil // do not hold large buffers for idle connections
-	}
 	st.trailers = nil
 	s.free = append(s.free, st)
 }
+
+// trim drops the large send buffers of recycled streams, so that a
+// connection with no open stream holds little memory.
+func (s *streamsState) trim() {
+	for _, st := range s.free {
+		if cap(st.sendBuf) > smallSendBuf {
+			st.sendBuf = nil
+		}
+	}
+}
+
+// smallSendBuf is the largest send buffer an idle connection keeps.
+const smallSendBuf = 4096
 
 // closedID reports whether id names a stream the client opened that is no
 // longer tracked.

@@ -63,13 +63,36 @@ func validValue(s string) bool {
 	if s[0] == ' ' || s[0] == '\t' || s[len(s)-1] == ' ' || s[len(s)-1] == '\t' {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
+	// Eight bytes at a time: most values have no control byte at all, and a
+	// word that may hold one (or an HTAB, which is allowed) is checked byte
+	// by byte below.
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if hasLess(x, 0x20) || hasZero(x^0x7f7f7f7f7f7f7f7f) {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		if b := s[i]; b < 0x20 && b != '\t' || b == 0x7f {
 			return false
 		}
 	}
 	return true
 }
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasZero reports whether a byte of x is zero.
+func hasZero(x uint64) bool { return (x-lsb)&^x&msb != 0 }
+
+// hasLess reports whether a byte of x is below n (n ≤ 128); bytes with the
+// high bit set never count.
+func hasLess(x uint64, n uint64) bool { return (x-lsb*n)&^x&msb != 0 }
 
 // connectionSpecific reports whether name is a connection-specific field,
 // which §8.2.2 forbids: "An endpoint MUST NOT generate an HTTP/2 message
