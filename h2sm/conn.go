@@ -86,7 +86,12 @@ func NewConn(now time.Time, cfg Config) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{cfg: cfg, now: now}
-	c.dec = hpack.NewDecoder(cfg.HeaderTableSize, c.onHeaderField)
+	// RFC 7541 §4.2 and RFC 9113 §6.5.3: the peer's encoder starts with a
+	// 4096-byte table and changes it only by a size update in a block; our
+	// SETTINGS_HEADER_TABLE_SIZE bounds what it may choose. A larger limit
+	// applies at once, a smaller one when the peer ACKs our SETTINGS.
+	c.dec = hpack.NewDecoder(DefaultHeaderTableSize, c.onHeaderField)
+	c.dec.SetAllowedMaxDynamicTableSize(max(cfg.HeaderTableSize, DefaultHeaderTableSize))
 	c.dec.SetMaxStringLength(int(2 * cfg.MaxHeaderListSize))
 	c.enc = hpack.NewEncoder(&c.encBuf)
 	c.enc.SetMaxDynamicTableSizeLimit(cfg.MaxEncoderTableSize)

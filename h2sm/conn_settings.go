@@ -11,6 +11,8 @@ type settingsState struct {
 	peerInitialWindow uint32 // SETTINGS_INITIAL_WINDOW_SIZE: our stream send windows
 	peerMaxFrameSize  uint32 // SETTINGS_MAX_FRAME_SIZE: our largest frame
 	peerMaxHeaderList uint32 // SETTINGS_MAX_HEADER_LIST_SIZE, advisory; 0 = unlimited
+	peerHeaderTable   uint32 // SETTINGS_HEADER_TABLE_SIZE, applied to the encoder lazily
+	tableChanged      bool   // peerHeaderTable changed since the last header block
 }
 
 func (s *settingsState) init() {
@@ -71,6 +73,7 @@ func (c *Conn) onSettings(h frameHeader, p []byte) error {
 		if !c.settings.acked {
 			c.settings.acked = true
 			c.timers.stop(timerSettingsAck)
+			c.dec.SetAllowedMaxDynamicTableSize(c.cfg.HeaderTableSize)
 		}
 		return nil
 	}
@@ -120,8 +123,11 @@ func (c *Conn) onSettings(h frameHeader, p []byte) error {
 		switch id {
 		case SettingHeaderTableSize:
 			// Our encoder never uses more than MaxEncoderTableSize, whatever
-			// the peer allows (the hpack limit clamps it).
-			c.enc.SetMaxDynamicTableSize(min(v, c.cfg.MaxEncoderTableSize))
+			// the peer allows. The change is applied at the next header block,
+			// once, so that several SETTINGS in a row yield one size update
+			// (x/net/http2's decoder, used by Go clients, rejects a second
+			// update in a block when its table is not empty).
+			c.settings.peerHeaderTable, c.settings.tableChanged = v, true
 		case SettingInitialWindowSize:
 			// §6.9.2: "a receiver MUST adjust the size of all stream
 			// flow-control windows that it maintains by the difference between
