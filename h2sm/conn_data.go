@@ -24,12 +24,16 @@ func (c *Conn) onData(h frameHeader, p []byte) error {
 		case h.stream > c.streams.maxClientID || h.stream%2 == 0:
 			// §5.1 idle: only HEADERS or PRIORITY may be received.
 			return connErr(ErrCodeProtocol, "DATA on an idle stream (§5.1)")
-		case c.streams.reset.has(h.stream), c.goAway.ignored(h.stream):
-			// §5.1 closed: "An endpoint MUST ignore frames that it receives on
-			// closed streams after it has sent a RST_STREAM frame."
+		case c.streams.wasReset(h.stream), c.goAway.ignored(h.stream):
+			// §5.1 closed: after we sent RST_STREAM, frames the peer had
+			// already sent are discarded, their DATA still counting toward the
+			// connection window (credited above).
 			return nil
 		default:
-			return streamErr(h.stream, ErrCodeStreamClosed, "DATA on a closed stream (§5.1)")
+			// §5.1 closed: "An endpoint MAY treat receipt of any other type of
+			// frame on a closed stream as a connection error ... of type
+			// STREAM_CLOSED".
+			return connErr(ErrCodeStreamClosed, "DATA on a closed stream (§5.1)")
 		}
 	}
 	in := inRecvData

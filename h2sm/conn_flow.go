@@ -124,7 +124,7 @@ func (c *Conn) onWindowUpdate(h frameHeader, p []byte) error {
 	}
 	st := c.streams.get(h.stream)
 	if st == nil {
-		if h.stream > c.streams.maxClientID {
+		if h.stream > c.streams.maxClientID || h.stream%2 == 0 {
 			return connErr(ErrCodeProtocol, "WINDOW_UPDATE on an idle stream (§5.1)")
 		}
 		return nil // closed: may arrive for a short while (§5.1), ignored

@@ -94,14 +94,23 @@ func (c *Conn) onHeaders(h frameHeader, p []byte) error {
 		// identifiers".
 		return connErr(ErrCodeProtocol, "client stream id is even (§5.1.1)")
 	} else if h.stream <= c.streams.maxClientID {
-		if !c.streams.reset.has(h.stream) && !c.goAway.ignored(h.stream) {
-			// §5.1.1: identifiers only increase; §5.1 closed: a HEADERS frame on
-			// a stream that ended is a connection error STREAM_CLOSED.
+		switch {
+		case c.streams.wasReset(h.stream) || c.goAway.ignored(h.stream):
+			hb.mode = blockDiscard // sent before the peer saw our RST_STREAM (§5.1)
+		case c.streams.wasOpened(h.stream):
+			// §5.1 closed: a frame on a closed stream MAY be "a connection
+			// error ... of type STREAM_CLOSED".
 			return connErr(ErrCodeStreamClosed, "HEADERS on a closed stream (§5.1)")
+		default:
+			// §5.1.1: "The identifier of a newly established stream MUST be
+			// numerically greater than all streams that the initiating endpoint
+			// has opened" and "An endpoint that receives an unexpected stream
+			// identifier MUST respond with a connection error ... of type
+			// PROTOCOL_ERROR."
+			return connErr(ErrCodeProtocol, "stream id not greater than the last one (§5.1.1)")
 		}
-		hb.mode = blockDiscard // sent before the peer saw our RST_STREAM
 	} else {
-		c.streams.maxClientID = h.stream
+		c.streams.open(h.stream)
 		switch {
 		case c.goAway.ignored(h.stream):
 			// §6.8: after GOAWAY we ignore streams above the last stream id,

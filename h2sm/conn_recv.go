@@ -191,7 +191,7 @@ func (c *Conn) streamError(se *StreamError) {
 // resetStream writes RST_STREAM and remembers that we reset the stream.
 func (c *Conn) resetStream(id StreamID, code ErrCode) {
 	c.writeRSTStream(id, code)
-	c.streams.reset.add(id)
+	c.streams.markReset(id)
 	c.stats.StreamsResetLocal++
 }
 

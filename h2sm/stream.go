@@ -39,28 +39,40 @@ func (st *stream) pendingSend() bool {
 	return len(st.sendBuf) > st.sendHead || st.sendEnd || st.trailers != nil
 }
 
-// recentResets remembers the last streams this side reset, so that frames
-// the peer sent before it saw our RST_STREAM are ignored, as RFC 9113 §5.1
-// requires ("An endpoint MUST ignore frames that it receives on closed
-// streams after it has sent a RST_STREAM frame"), for a bounded number of
-// streams rather than a time.
-type recentResets struct {
-	ids  [32]StreamID
-	next int
+// idWindow is how many of the latest stream ids the connection remembers
+// facts about (whether a stream was opened, whether we reset it): O(1)
+// memory, two bits per odd id, instead of an entry per stream ever opened.
+const idWindow = 1024
+
+// idMarks remembers, for each client stream id in the window below the
+// highest one, which of two facts hold: the stream was opened (it existed,
+// so a late frame on it is STREAM_CLOSED rather than an unexpected id), and
+// we reset it (frames the client sent before it saw our RST_STREAM must be
+// ignored: RFC 9113 §5.1, "An endpoint MUST minimally process and then
+// discard any frames it receives in this state").
+type idMarks struct {
+	opened, reset [idWindow / 2 / 64]uint64
 }
 
-func (r *recentResets) add(id StreamID) {
-	r.ids[r.next] = id
-	r.next = (r.next + 1) % len(r.ids)
+func markSlot(id StreamID) (word int, bit uint64) {
+	i := (id >> 1) % (idWindow / 2)
+	return int(i / 64), 1 << (i % 64)
 }
 
-func (r *recentResets) has(id StreamID) bool {
-	for _, v := range r.ids {
-		if v == id {
-			return true
+// advance clears the slots of the ids in (from, to], which now belong to
+// newer streams.
+func (m *idMarks) advance(from, to StreamID) {
+	if to-from >= idWindow {
+		*m = idMarks{}
+		return
+	}
+	for id := from + 1; id <= to; id++ {
+		if id%2 == 1 {
+			w, b := markSlot(id)
+			m.opened[w] &^= b
+			m.reset[w] &^= b
 		}
 	}
-	return false
 }
 
 // streamsState tracks the open streams.
@@ -68,7 +80,7 @@ type streamsState struct {
 	byID        map[StreamID]*stream
 	active      int      // len(byID)
 	maxClientID StreamID // highest stream id the client has opened (§5.1.1)
-	reset       recentResets
+	marks       idMarks  // facts about the latest idWindow stream ids
 	free        []*stream // closed stream structs kept for reuse
 	sendQueue   []*stream // streams with data to frame and window to frame it, round-robin
 	sendHead    int
@@ -129,8 +141,36 @@ func (s *streamsState) trim() {
 // smallSendBuf is the largest send buffer an idle connection keeps.
 const smallSendBuf = 4096
 
-// closedID reports whether id names a stream the client opened that is no
-// longer tracked.
-func (s *streamsState) closedID(id StreamID) bool {
-	return id <= s.maxClientID && s.byID[id] == nil
+// open records a new highest client stream id.
+func (s *streamsState) open(id StreamID) {
+	s.marks.advance(s.maxClientID, id)
+	s.maxClientID = id
+	w, b := markSlot(id)
+	s.marks.opened[w] |= b
+}
+
+// inWindow reports whether id is among the latest idWindow ids.
+func (s *streamsState) inWindow(id StreamID) bool {
+	return id <= s.maxClientID && s.maxClientID-id < idWindow
+}
+
+// markReset records that we reset stream id.
+func (s *streamsState) markReset(id StreamID) {
+	if s.inWindow(id) {
+		w, b := markSlot(id)
+		s.marks.reset[w] |= b
+	}
+}
+
+// wasReset reports whether we reset stream id recently.
+func (s *streamsState) wasReset(id StreamID) bool {
+	w, b := markSlot(id)
+	return s.inWindow(id) && s.marks.reset[w]&b != 0
+}
+
+// wasOpened reports whether stream id was opened recently (and is closed
+// now, if it is not tracked).
+func (s *streamsState) wasOpened(id StreamID) bool {
+	w, b := markSlot(id)
+	return s.inWindow(id) && s.marks.opened[w]&b != 0
 }
