@@ -78,9 +78,9 @@ func (m *idMarks) advance(from, to StreamID) {
 // streamsState tracks the open streams.
 type streamsState struct {
 	byID        map[StreamID]*stream
-	active      int      // len(byID)
-	maxClientID StreamID // highest stream id the client has opened (§5.1.1)
-	marks       idMarks  // facts about the latest idWindow stream ids
+	active      int       // len(byID)
+	maxClientID StreamID  // highest stream id the client has opened (§5.1.1)
+	marks       idMarks   // facts about the latest idWindow stream ids
 	free        []*stream // closed stream structs kept for reuse
 	sendQueue   []*stream // streams with data to frame and window to frame it, round-robin
 	sendHead    int
