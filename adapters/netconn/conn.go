@@ -13,8 +13,8 @@ import (
 // readBufferSize is the size of each connection's read buffer.
 const readBufferSize = 16 << 10
 
-// closeLinger bounds the time spent flushing the last frames after the core
-// closed.
+// closeLinger bounds the time spent flushing the last frames and draining
+// the peer's after the core closed.
 const closeLinger = time.Second
 
 // conn drives one h2sm.Conn over one net.Conn. The core is guarded by mu:
@@ -25,16 +25,17 @@ type conn struct {
 	nc     net.Conn
 	bridge *bridge.Conn
 
-	mu       sync.Mutex
-	core     *h2sm.Conn
-	wbuf     []byte // output being written by the writer (owned by it while writing)
-	writing  bool   // the writer owns wbuf
-	wakeW    chan struct{}
-	progress *sync.Cond // signalled when the writer took output (reader backpressure)
-	timer    *time.Timer
-	deadline time.Time
-	done     bool // the socket is closed
-	doneCh   chan struct{}
+	mu         sync.Mutex
+	core       *h2sm.Conn
+	wbuf       []byte // output being written by the writer (owned by it while writing)
+	writing    bool   // the writer owns wbuf
+	wakeW      chan struct{}
+	progress   *sync.Cond // signalled when the writer took output (reader backpressure)
+	timer      *time.Timer
+	deadline   time.Time
+	done       bool // the socket is closed
+	halfClosed bool // the core closed and its output is written
+	doneCh     chan struct{}
 }
 
 // newConn creates the core for nc. It does not start any goroutine.
@@ -99,20 +100,35 @@ func (c *conn) readLoop() {
 			c.core.Abort(time.Now(), err)
 			c.flushLocked()
 		}
-		stop := c.core.Closed() || c.done
+		closed, done := c.core.Closed(), c.done
 		c.mu.Unlock()
-		if stop {
-			if err == nil {
-				// Closed by the core: the writer closes the socket after
-				// flushing the last frames; give it a second, as a peer that
-				// does not read must not keep the connection.
-				t := time.AfterFunc(closeLinger, c.close)
-				<-c.doneCh
-				t.Stop()
-			}
+		switch {
+		case done || err != nil:
+			c.mu.Lock()
+			c.closeLocked()
+			c.mu.Unlock()
+			return
+		case closed:
+			c.linger(buf)
 			return
 		}
 	}
+}
+
+// linger runs after the core closed: the writer flushes the last frames
+// (GOAWAY) and half-closes; meanwhile what the peer still sends is read and
+// dropped, so that closing does not reset the connection and destroy the
+// GOAWAY before the peer reads it. It ends within closeLinger.
+func (c *conn) linger(buf []byte) {
+	c.nc.SetDeadline(time.Now().Add(closeLinger))
+	for {
+		if _, err := c.nc.Read(buf); err != nil {
+			break
+		}
+	}
+	c.mu.Lock()
+	c.closeLocked()
+	c.mu.Unlock()
 }
 
 // writeLoop writes what flushLocked hands over, coalescing everything the
@@ -171,8 +187,14 @@ func (c *conn) flushLocked() {
 		}
 		// Dispatch may have issued commands: drain again.
 	}
-	if c.core.Closed() && !c.writing && !c.done {
-		c.closeLocked()
+	if c.core.Closed() && !c.writing && !c.done && !c.halfClosed {
+		// Everything is written: send FIN, and let the reader drain.
+		c.halfClosed = true
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		} else {
+			c.closeLocked()
+		}
 	}
 }
 

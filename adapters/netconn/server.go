@@ -389,3 +389,11 @@ func (p *peekedConn) Read(b []byte) (int, error) {
 	}
 	return p.Conn.Read(b)
 }
+
+// CloseWrite half-closes the connection when the underlying one can.
+func (p *peekedConn) CloseWrite() error {
+	if cw, ok := p.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return p.Conn.Close()
+}
