@@ -7,6 +7,11 @@ func (c *Conn) onData(h frameHeader, p []byte) error {
 	if h.stream == 0 {
 		return connErr(ErrCodeProtocol, "DATA on stream 0 (§6.1)")
 	}
+	// §4.2: a frame "too small to contain mandatory frame data" is a
+	// FRAME_SIZE_ERROR: PADDED needs its Pad Length octet.
+	if h.has(flagPadded) && len(p) == 0 {
+		return connErr(ErrCodeFrameSize, "PADDED DATA without a Pad Length (§4.2)")
+	}
 	data, _, ok := stripPadding(h, p, 0)
 	if !ok {
 		return connErr(ErrCodeProtocol, "DATA padding too long (§6.1)")

@@ -60,9 +60,15 @@ func (c *Conn) GoAway(now time.Time, code ErrCode, debug string) {
 	if c.phase == PhaseClosed {
 		return
 	}
-	if code != ErrCodeNo || c.phase < PhaseOpen {
+	if code != ErrCodeNo {
 		c.goAwaySend(c.streams.maxClientID, code, debug)
 		c.closeNow(&ConnError{Code: code, Reason: debug})
+		return
+	}
+	if c.phase < PhaseOpen {
+		// No stream to wait for: graceful, as Close and Shutdown are here.
+		c.goAwaySend(c.streams.maxClientID, code, debug)
+		c.closeNow(nil)
 		return
 	}
 	if c.goAway.final {

@@ -65,6 +65,11 @@ func (c *Conn) onHeaders(h frameHeader, p []byte) error {
 	if h.has(flagPriority) {
 		prefix = 5
 	}
+	// §4.2: a frame "too small to contain mandatory frame data" is a
+	// FRAME_SIZE_ERROR (the Pad Length octet, the priority fields).
+	if h.has(flagPadded) && len(p) < 1+prefix || len(p) < prefix {
+		return connErr(ErrCodeFrameSize, "HEADERS too short for its Pad Length or priority fields (§4.2)")
+	}
 	body, _, ok := stripPadding(h, p, prefix)
 	if !ok {
 		return connErr(ErrCodeProtocol, "HEADERS padding too long (§6.2)")

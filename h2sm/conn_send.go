@@ -393,11 +393,14 @@ func (c *Conn) writePing(ack bool, data []byte) {
 // encoder's dynamic table follows the order the peer decodes in (§4.3).
 func (c *Conn) writeHeaderBlock(id StreamID, fields []HeaderField, end bool) {
 	c.encBuf = c.encBuf[:0]
-	if c.settings.tableChanged {
-		c.settings.tableChanged = false
-		if v := min(c.settings.peerHeaderTable, c.cfg.MaxEncoderTableSize); v != c.enc.MaxDynamicTableSize() {
+	if s := &c.settings; s.tableChanged {
+		v := min(s.tableMin, c.cfg.MaxEncoderTableSize)
+		if v != c.enc.MaxDynamicTableSize() {
 			c.enc.SetMaxDynamicTableSize(v)
 		}
+		// The final size, if larger, is signalled at the next block.
+		final := min(s.peerHeaderTable, c.cfg.MaxEncoderTableSize)
+		s.tableMin, s.tableChanged = s.peerHeaderTable, final != v
 	}
 	for _, f := range fields {
 		_ = c.enc.WriteField(hpack.HeaderField{Name: f.Name, Value: f.Value, Sensitive: f.Sensitive})

@@ -12,7 +12,8 @@ type settingsState struct {
 	peerMaxFrameSize  uint32 // SETTINGS_MAX_FRAME_SIZE: our largest frame
 	peerMaxHeaderList uint32 // SETTINGS_MAX_HEADER_LIST_SIZE, advisory; 0 = unlimited
 	peerHeaderTable   uint32 // SETTINGS_HEADER_TABLE_SIZE, applied to the encoder lazily
-	tableChanged      bool   // peerHeaderTable changed since the last header block
+	tableMin          uint32 // the smallest SETTINGS_HEADER_TABLE_SIZE since the last header block
+	tableChanged      bool   // the encoder's table size must be revisited at the next header block
 }
 
 func (s *settingsState) init() {
@@ -123,10 +124,16 @@ func (c *Conn) onSettings(h frameHeader, p []byte) error {
 		switch id {
 		case SettingHeaderTableSize:
 			// Our encoder never uses more than MaxEncoderTableSize, whatever
-			// the peer allows. The change is applied at the next header block,
-			// once, so that several SETTINGS in a row yield one size update
-			// (x/net/http2's decoder, used by Go clients, rejects a second
-			// update in a block when its table is not empty).
+			// the peer allows. RFC 7541 §4.2: when the size changes more than
+			// once between two blocks, the smallest must be signalled first.
+			// We signal one size update per block: the smallest size seen
+			// since the last block, and the final size at a later block.
+			// Decoders that expect the minimum first (nghttp2) and decoders
+			// that reject a second update in a block while their table is not
+			// empty (x/net/http2, used by Go clients) both accept that.
+			if !c.settings.tableChanged || v < c.settings.tableMin {
+				c.settings.tableMin = v
+			}
 			c.settings.peerHeaderTable, c.settings.tableChanged = v, true
 		case SettingInitialWindowSize:
 			// §6.9.2: "a receiver MUST adjust the size of all stream
@@ -140,7 +147,9 @@ func (c *Conn) onSettings(h frameHeader, p []byte) error {
 					return connErr(ErrCodeFlowControl, "stream window above 2^31-1 after SETTINGS (§6.9.2)")
 				}
 			}
-			rescheduled = delta > 0
+			// Any increase may reopen a window, even one a later
+			// INITIAL_WINDOW_SIZE in the same frame partly takes back.
+			rescheduled = rescheduled || delta > 0
 		case SettingMaxFrameSize:
 			c.settings.peerMaxFrameSize = v
 		case SettingMaxHeaderListSize:
