@@ -179,8 +179,15 @@ func (c *Conn) begin(now time.Time) {
 	}
 	if c.evHead == len(c.events) {
 		c.events, c.evHead = c.events[:0], 0
-		c.fieldArena = c.fieldArena[:0]
 		c.dataArena = c.dataArena[:0]
+		// A header block split across inputs keeps the fields decoded so far.
+		keep := 0
+		if c.hb.active {
+			keep = copy(c.fieldArena, c.fieldArena[c.hb.fieldStart:])
+			c.hb.fieldStart = 0
+		}
+		clear(c.fieldArena[keep:])
+		c.fieldArena = c.fieldArena[:keep]
 	}
 }
 

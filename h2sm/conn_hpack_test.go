@@ -65,3 +65,36 @@ func TestConnHPACKTableSizeChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestConnHeaderBlockAcrossInputs: a header block whose CONTINUATION
+// arrives in a later input, after every event was delivered, keeps the
+// fields of its first fragment.
+func TestConnHeaderBlockAcrossInputs(t *testing.T) {
+	tc := memory.NewPeer(t)
+	tc.Handshake()
+	fields := memory.Request("GET", "/split", memory.Fields("x-first", "1", "x-second", "2")...)
+	block := tc.EncodeHeaders(fields)
+	// Split after the fifth field (the four pseudo-headers and x-first),
+	// found with a scratch decoder.
+	dec := hpack.NewDecoder(4096, nil)
+	n := 0
+	for i := 1; i <= len(block); i++ {
+		got, err := dec.DecodeFull(block[:i])
+		if err == nil && len(got) == 5 {
+			n = i
+			break
+		}
+	}
+	if n == 0 || n == len(block) {
+		t.Fatalf("cannot split block %x after its fifth field", block)
+	}
+	tc.WriteRawFrame(http2.FrameHeaders, http2.FlagHeadersEndStream, 1, block[:n])
+	tc.WantNoEvent("the block is not complete")
+	tc.WriteContinuation(1, true, block[n:])
+	ev := tc.WantEvent("request", h2sm.Event{Kind: h2sm.EventRequest, Stream: 1, EndStream: true, Path: "/split"})
+	if len(ev.Fields) != 2 || ev.Fields[0] != (h2sm.HeaderField{Name: "x-first", Value: "1"}) || ev.Fields[1].Name != "x-second" {
+		t.Errorf("fields = %v, want x-first and x-second", ev.Fields)
+	}
+	tc.Respond(1, 200, true)
+	tc.WantHeaders("response", 1, true)
+}
