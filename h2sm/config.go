@@ -34,8 +34,8 @@ type Config struct {
 	// ENHANCE_YOUR_CALM. If zero, 65536 is used.
 	MaxHeaderListSize uint32
 
-	// MaxHeaderFields caps the number of fields in one header block; more get a
-	// 431 response. If zero, 100 is used.
+	// MaxHeaderFields caps the number of regular (non-pseudo) fields in one
+	// header block; more get a 431 response. If zero, 100 is used.
 	MaxHeaderFields int
 
 	// HeaderTableSize is advertised as SETTINGS_HEADER_TABLE_SIZE and bounds the
@@ -65,15 +65,32 @@ type Config struct {
 	// connection with ENHANCE_YOUR_CALM. If zero, 32 is used.
 	MaxSettingsEntries int
 
-	// MaxEmptyFrames caps DATA frames without payload or END_STREAM, and empty
-	// CONTINUATION frames, over the life of the connection; past it the
-	// connection closes with ENHANCE_YOUR_CALM. If zero, 100 is used.
+	// MaxEmptyFrames and EmptyFrameRate are a token bucket for DATA frames
+	// without payload or END_STREAM and empty CONTINUATION frames
+	// (CVE-2019-9518): at most MaxEmptyFrames in a burst, refilled at
+	// EmptyFrameRate a second; past it the connection closes with
+	// ENHANCE_YOUR_CALM. If zero, 100 and 10 are used.
 	MaxEmptyFrames int
+	EmptyFrameRate float64
 
-	// MaxLocalResets caps the stream errors this side detects (each answered
-	// with RST_STREAM) over the life of the connection; past it the connection
-	// closes with ENHANCE_YOUR_CALM (MadeYouReset). If zero, 1024 is used.
+	// MaxLocalResets and LocalResetRate are a token bucket for the stream
+	// errors this side detects, each answered with RST_STREAM (MadeYouReset,
+	// CVE-2025-8671). If zero, 1000 and 33 are used.
 	MaxLocalResets int
+	LocalResetRate float64
+
+	// MaxRemoteResets and RemoteResetRate are a token bucket for the
+	// RST_STREAM frames the client sends (Rapid Reset, CVE-2023-44487). If
+	// zero, 1000 and 33 are used.
+	MaxRemoteResets int
+	RemoteResetRate float64
+
+	// MaxGlitches and GlitchRate are a token bucket for frames that cost
+	// work and achieve little: PRIORITY, PING, SETTINGS after the first,
+	// frames of unknown type (CVE-2019-9512, -9513, -9515). If zero, 10000
+	// and 330 are used.
+	MaxGlitches int
+	GlitchRate  float64
 
 	// ManualFlowControl, when true, returns receive-window credit only through
 	// Consumed. When false (the default), credit returns as DATA is received,
@@ -117,6 +134,11 @@ type Config struct {
 	// open stream; on expiry the connection closes. If zero, 30s is used.
 	DrainTimeout time.Duration
 
+	// StreamStallTimeout resets (RST_STREAM CANCEL) a stream that has had
+	// response body to send and could send none of it for that long because
+	// the client's flow-control windows stayed closed. If zero, 60s is used.
+	StreamStallTimeout time.Duration
+
 	// WriteStallTimeout closes the connection when output is pending and the
 	// driver has taken none of it for that long. If zero, 30s is used.
 	WriteStallTimeout time.Duration
@@ -137,7 +159,13 @@ const (
 	DefaultMaxQueuedControlFrames = 1000
 	DefaultMaxSettingsEntries     = 32
 	DefaultMaxEmptyFrames         = 100
-	DefaultMaxLocalResets         = 1024
+	DefaultEmptyFrameRate         = 10
+	DefaultMaxLocalResets         = 1000
+	DefaultLocalResetRate         = 33
+	DefaultMaxRemoteResets        = 1000
+	DefaultRemoteResetRate        = 33
+	DefaultMaxGlitches            = 10000
+	DefaultGlitchRate             = 330
 )
 
 // Timer durations used where a Config field is zero.
@@ -150,6 +178,7 @@ const (
 	DefaultShutdownPingTimeout = time.Second
 	DefaultDrainTimeout        = 30 * time.Second
 	DefaultWriteStallTimeout   = 30 * time.Second
+	DefaultStreamStallTimeout  = 60 * time.Second
 )
 
 // RFC 9113 constants.
@@ -193,6 +222,18 @@ func (cfg Config) normalized() (Config, error) {
 	i(&cfg.MaxSettingsEntries, DefaultMaxSettingsEntries)
 	i(&cfg.MaxEmptyFrames, DefaultMaxEmptyFrames)
 	i(&cfg.MaxLocalResets, DefaultMaxLocalResets)
+	i(&cfg.MaxRemoteResets, DefaultMaxRemoteResets)
+	i(&cfg.MaxGlitches, DefaultMaxGlitches)
+	f := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	f(&cfg.EmptyFrameRate, DefaultEmptyFrameRate)
+	f(&cfg.LocalResetRate, DefaultLocalResetRate)
+	f(&cfg.RemoteResetRate, DefaultRemoteResetRate)
+	f(&cfg.GlitchRate, DefaultGlitchRate)
+	dur(&cfg.StreamStallTimeout, DefaultStreamStallTimeout)
 	dur(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	dur(&cfg.SettingsAckTimeout, DefaultSettingsAckTimeout)
 	dur(&cfg.HeaderBlockTimeout, DefaultHeaderBlockTimeout)
@@ -213,7 +254,8 @@ func (cfg Config) normalized() (Config, error) {
 		return cfg, fmt.Errorf("%w: MaxFrameSize %d outside [16384, 2^24-1]", ErrInvalidConfig, cfg.MaxFrameSize)
 	case cfg.MaxHeaderFields < 0 || cfg.StreamSendBuffer < 0 || cfg.OutputHighWater < 0 ||
 		cfg.MaxQueuedControlFrames < 0 || cfg.MaxSettingsEntries < 0 || cfg.MaxEmptyFrames < 0 ||
-		cfg.MaxLocalResets < 0:
+		cfg.MaxLocalResets < 0 || cfg.MaxRemoteResets < 0 || cfg.MaxGlitches < 0 ||
+		cfg.EmptyFrameRate < 0 || cfg.LocalResetRate < 0 || cfg.RemoteResetRate < 0 || cfg.GlitchRate < 0:
 		return cfg, fmt.Errorf("%w: negative limit", ErrInvalidConfig)
 	}
 	return cfg, nil

@@ -71,6 +71,7 @@ type Conn struct {
 	inflow   inflow  // connection receive window
 	outflow  outflow // connection send window
 	goAway   goAwayState
+	limits   limitsState
 	ping     pingState
 	timers   timers
 	stats    Stats
@@ -225,6 +226,8 @@ func (c *Conn) onTimer(k timerKind) {
 		c.connError(connErr(ErrCodeEnhanceYourCalm, "header block not completed in time"))
 	case timerWriteStall:
 		c.onWriteStall()
+	case timerStreamStall:
+		c.onStreamStall()
 	case timerPingTimeout:
 		c.connError(connErr(ErrCodeNo, "keepalive PING not answered"))
 	case timerPing:

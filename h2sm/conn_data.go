@@ -60,11 +60,7 @@ func (c *Conn) onData(h frameHeader, p []byte) error {
 	}
 	if len(data) == 0 && !end {
 		// Empty frames cost work but carry nothing (CVE-2019-9518).
-		c.goAway.emptyFrames++
-		if c.goAway.emptyFrames > c.cfg.MaxEmptyFrames {
-			return connErr(ErrCodeEnhanceYourCalm, "too many empty frames")
-		}
-		return nil
+		return c.chargeEmptyFrame()
 	}
 	// §8.1.1: "A request or response is also malformed if the value of a
 	// content-length header field does not equal the sum of the DATA frame

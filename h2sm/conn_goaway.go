@@ -12,9 +12,7 @@ type goAwayState struct {
 	lastID StreamID // the last stream id in the GOAWAY we sent
 	final  bool     // the GOAWAY with the real last stream id is sent: draining
 
-	localResets int    // stream errors we detected (MadeYouReset budget)
-	emptyFrames int    // empty DATA / CONTINUATION frames (CVE-2019-9518)
-	stallMark   uint64 // BytesOut when the write-stall timer was armed
+	stallMark uint64 // BytesOut when the write-stall timer was armed
 }
 
 // ignored reports whether id is above the last stream id of a GOAWAY we
@@ -179,7 +177,7 @@ func (c *Conn) closeNow(err error) {
 	c.timers = timers{}
 	c.hb.active = false
 	clear(c.streams.byID)
-	c.streams.active = 0
+	c.streams.active, c.streams.sendPending = 0, 0
 	clear(c.streams.sendQueue)
 	c.streams.sendQueue, c.streams.sendHead = c.streams.sendQueue[:0], 0
 	c.streams.free = nil

@@ -152,9 +152,8 @@ func (c *Conn) onContinuation(h frameHeader, p []byte) error {
 		return connErr(ErrCodeEnhanceYourCalm, "too many CONTINUATION frames")
 	}
 	if len(p) == 0 && !h.has(flagEndHeaders) {
-		c.goAway.emptyFrames++
-		if c.goAway.emptyFrames > c.cfg.MaxEmptyFrames {
-			return connErr(ErrCodeEnhanceYourCalm, "too many empty frames")
+		if err := c.chargeEmptyFrame(); err != nil {
+			return err
 		}
 	}
 	return c.headerFragment(p, h.has(flagEndHeaders))

@@ -42,6 +42,9 @@ func (c *Conn) onPing(h frameHeader, p []byte) error {
 		}
 		return nil
 	}
+	if err := c.chargeGlitch(); err != nil {
+		return err
+	}
 	// §6.7: "Receivers of a PING frame that does not include an ACK flag MUST
 	// send a PING frame with the ACK flag set in response, with an identical
 	// frame payload."

@@ -148,8 +148,9 @@ func (c *Conn) dispatch(h frameHeader, p []byte) error {
 	case FrameContinuation:
 		return c.onContinuation(h, p)
 	default:
-		// §4.1: "Implementations MUST ignore and discard frames of unknown types."
-		return nil
+		// §4.1: "Implementations MUST ignore and discard frames of unknown
+		// types." They still cost a glitch token.
+		return c.chargeGlitch()
 	}
 }
 
@@ -174,9 +175,8 @@ func (c *Conn) handleError(err error) {
 func (c *Conn) streamError(se *StreamError) {
 	c.stats.countError(se.Reason)
 	c.stats.StreamErrors++
-	c.goAway.localResets++
-	if c.goAway.localResets > c.cfg.MaxLocalResets {
-		c.connError(connErr(ErrCodeEnhanceYourCalm, "too many stream errors"))
+	if err := c.chargeLocalReset(); err != nil {
+		c.connError(err.(*ConnError))
 		return
 	}
 	c.resetStream(se.Stream, se.Code)
@@ -198,20 +198,32 @@ func (c *Conn) resetStream(id StreamID, code ErrCode) {
 // onPriority handles PRIORITY (RFC 9113 §6.3). Priorities are parsed and
 // ignored: the deprecated RFC 7540 tree is not built (§5.3.2).
 func (c *Conn) onPriority(h frameHeader, p []byte) error {
+	if err := c.chargeGlitch(); err != nil {
+		return err
+	}
 	// §6.3: "If a PRIORITY frame is received with a stream identifier of 0x00,
 	// the recipient MUST respond with a connection error ... PROTOCOL_ERROR."
 	if h.stream == 0 {
 		return connErr(ErrCodeProtocol, "PRIORITY on stream 0 (§6.3)")
 	}
+	// §6.4: "RST_STREAM frames MUST NOT be sent for a stream in the "idle"
+	// state", so a stream error on an idle stream becomes a connection error.
+	idle := h.stream > c.streams.maxClientID || h.stream%2 == 0
+	fail := func(code ErrCode, reason string) error {
+		if idle {
+			return connErr(code, reason)
+		}
+		return streamErr(h.stream, code, reason)
+	}
 	// §6.3: "A PRIORITY frame with a length other than 5 octets MUST be
 	// treated as a stream error ... of type FRAME_SIZE_ERROR."
 	if len(p) != 5 {
-		return streamErr(h.stream, ErrCodeFrameSize, "PRIORITY length != 5 (§6.3)")
+		return fail(ErrCodeFrameSize, "PRIORITY length != 5 (§6.3)")
 	}
 	// §5.3.1: "A stream cannot depend on itself. An endpoint MUST treat this as
 	// a stream error ... of type PROTOCOL_ERROR."
 	if StreamID(binary.BigEndian.Uint32(p)&(1<<31-1)) == h.stream {
-		return streamErr(h.stream, ErrCodeProtocol, "stream depends on itself (§5.3.1)")
+		return fail(ErrCodeProtocol, "stream depends on itself (§5.3.1)")
 	}
 	return nil
 }
@@ -236,6 +248,9 @@ func (c *Conn) onRSTStream(h frameHeader, p []byte) error {
 			return connErr(ErrCodeProtocol, "RST_STREAM on an idle stream (§6.4)")
 		}
 		return nil // already closed
+	}
+	if err := c.chargeRemoteReset(); err != nil {
+		return err
 	}
 	st.transition(inRecvRST)
 	c.stats.StreamsResetRemote++

@@ -105,6 +105,9 @@ func (c *Conn) WriteData(now time.Time, id StreamID, p []byte, end bool) (int, e
 	}
 	buffered := len(st.sendBuf) - st.sendHead
 	n := min(len(p), c.cfg.StreamSendBuffer-buffered)
+	if n > 0 {
+		c.setSendPending(st, true)
+	}
 	if n > 0 && st.sendHead > 0 && len(st.sendBuf)+n > cap(st.sendBuf) {
 		// Slide the unsent bytes down rather than grow the buffer.
 		st.sendBuf = st.sendBuf[:copy(st.sendBuf, st.sendBuf[st.sendHead:])]
@@ -303,10 +306,12 @@ func (c *Conn) frameData(st *stream) {
 		c.out = append(c.out, st.sendBuf[st.sendHead:st.sendHead+n]...)
 		c.stats.FramesOut[FrameData]++
 		st.sendHead += n
+		st.progressAt = c.now
 		st.outflow.avail -= int64(n)
 		c.outflow.avail -= int64(n)
 		if last {
 			st.sendBuf, st.sendHead = st.sendBuf[:0], 0
+			c.setSendPending(st, false)
 		}
 		if flags != 0 {
 			st.sendEnd = false
@@ -334,6 +339,7 @@ func (c *Conn) closeStream(st *stream) {
 	if c.streams.get(st.id) != st {
 		return
 	}
+	c.setSendPending(st, false)
 	c.streams.remove(st, int(c.cfg.MaxConcurrentStreams))
 	if c.streams.active == 0 {
 		c.streams.trim()

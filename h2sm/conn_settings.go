@@ -83,6 +83,11 @@ func (c *Conn) onSettings(h frameHeader, p []byte) error {
 	if len(p)%6 != 0 {
 		return connErr(ErrCodeFrameSize, "SETTINGS length not a multiple of 6 (§6.5)")
 	}
+	if c.phase > PhaseSettings {
+		if err := c.chargeGlitch(); err != nil {
+			return err
+		}
+	}
 	if len(p)/6 > c.cfg.MaxSettingsEntries {
 		return connErr(ErrCodeEnhanceYourCalm, "too many settings in one frame")
 	}

@@ -508,10 +508,10 @@ var frameVectorRFC = map[string]struct {
 		"§6.7: a PING length other than 8 is a connection error FRAME_SIZE_ERROR"},
 	"error/ping-frame-stream.json": {ErrCodeProtocol, false, "frame",
 		"§6.7: PING on a stream other than 0 is a connection error PROTOCOL_ERROR"},
-	"error/priority-frame-size.json": {ErrCodeFrameSize, true, "error",
+	"error/priority-frame-size.json": {ErrCodeFrameSize, false, "error",
 		"§6.3: a PRIORITY length other than 5 is a stream error FRAME_SIZE_ERROR. Stream 2 is idle (and " +
 			"server-initiated), and §6.4 says RST_STREAM \"MUST NOT be sent for a stream in the idle state\": " +
-			"the RFC contradicts itself here; h2sm, like x/net/http2, sends RST_STREAM"},
+			"h2sm escalates a stream error on an idle stream to a connection error"},
 	"error/priority-frame-stream.json": {ErrCodeProtocol, false, "frame",
 		"§6.3: PRIORITY on stream 0 is a connection error PROTOCOL_ERROR"},
 	"error/push_promise-frame-padding.json": {ErrCodeProtocol, false, "error",

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,7 @@ type srvFrame struct {
 	Debug    string        // GOAWAY
 	Incr     uint32        // WINDOW_UPDATE
 	Data     []byte        // DATA, PING
+	End      int           // offset just past the frame in the output
 	Fields   []hpack.HeaderField
 	Settings []http2.Setting
 }
@@ -245,6 +247,7 @@ func readServerFrames(wire []byte, maxTable uint32) ([]srvFrame, error) {
 				return nil
 			})
 		}
+		sf.End = cr.n
 		out = append(out, sf)
 	}
 }
@@ -317,9 +320,18 @@ type connDriver struct {
 	cfg Config // normalized
 	now time.Time
 
-	wire   []byte  // every byte taken from the Conn
-	events []Event // every event, slices copied
-	inq    []byte  // input Receive has not consumed yet
+	wire     []byte // every byte taken from the Conn
+	clientIn []byte // every byte the client sent
+	consumed int    // bytes of clientIn that Receive consumed
+
+	// After each full AppendOutgoing: how much output had been taken and
+	// how much input consumed. DATA is framed only when output is pulled, so
+	// this says which client frames the Conn had processed when it framed
+	// each DATA frame (exact unless partial writes were used).
+	checkpoints []checkpoint
+	partialUsed bool
+	events      []Event // every event, slices copied
+	inq         []byte  // input Receive has not consumed yet
 
 	blocked bool // the transport takes no output
 	partial int  // > 0: the transport takes at most this many bytes per drain
@@ -427,6 +439,7 @@ func (d *connDriver) drain() {
 	switch {
 	case d.blocked:
 	case d.partial > 0:
+		d.partialUsed = true
 		before := d.c.pendingOut()
 		p := d.c.Outgoing()
 		d.checkStats("Outgoing", before, false)
@@ -443,6 +456,7 @@ func (d *connDriver) drain() {
 		if len(d.wire)-n < before {
 			d.fatalf("AppendOutgoing returned %d bytes, %d were queued", len(d.wire)-n, before)
 		}
+		d.checkpoints = append(d.checkpoints, checkpoint{wire: len(d.wire), client: d.consumed})
 	}
 	if dl, ok := d.c.Deadline(); ok && dl.IsZero() {
 		d.fatalf("Deadline() = zero time, true")
@@ -519,6 +533,7 @@ func (d *connDriver) event(e Event) {
 // after each call and re-offering what was not consumed, as an adapter must.
 func (d *connDriver) receive(p []byte) {
 	d.t.Helper()
+	d.clientIn = append(d.clientIn, p...)
 	d.inq = append(d.inq, p...)
 	stalls := 0
 	for len(d.inq) > 0 && !d.c.Closed() {
@@ -531,9 +546,10 @@ func (d *connDriver) receive(p []byte) {
 		if n < 0 || n > len(in) {
 			d.fatalf("Receive(%d bytes) = %d", len(in), n)
 		}
+		d.consumed += n
+		d.inq = d.inq[n:]
 		d.checkStats("Receive", before, false)
 		d.drain()
-		d.inq = d.inq[n:]
 		if n > 0 {
 			stalls = 0
 			continue
@@ -602,7 +618,123 @@ func (d *connDriver) frames() []srvFrame {
 	if err := checkServerFrames(frames); err != nil {
 		d.fatalf("server output: %v", err)
 	}
+	if err := checkAgainstClient(d.clientIn, frames, d.checkpoints, !d.partialUsed); err != nil {
+		d.fatalf("server output: %v", err)
+	}
 	return frames
+}
+
+// clientStream reads the client's byte stream with a frame parser of its
+// own and sums up what it allows the server to send.
+type clientStream struct {
+	in           []byte
+	off          int              // next unread byte; 0 before the preface
+	window       int64            // SETTINGS_INITIAL_WINDOW_SIZE in effect
+	maxWindow    int64            // largest SETTINGS_INITIAL_WINDOW_SIZE seen, and 65535
+	connCredit   int64            // connection WINDOW_UPDATE increments
+	streamCredit map[uint32]int64 // stream WINDOW_UPDATE increments
+	settings     int              // SETTINGS frames without ACK
+	pings        map[uint64]int   // PING payloads without ACK
+}
+
+func newClientStream(in []byte) *clientStream {
+	return &clientStream{in: in, window: 65535, maxWindow: 65535, streamCredit: map[uint32]int64{}, pings: map[uint64]int{}}
+}
+
+// advance reads the whole frames that end at or before offset to.
+func (c *clientStream) advance(to int) {
+	to = min(to, len(c.in))
+	if c.off == 0 {
+		if to < len(clientPreface) {
+			return
+		}
+		c.off = len(clientPreface)
+	}
+	for c.off+9 <= to {
+		b := c.in[c.off:to]
+		n := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
+		typ, flags, id := b[3], b[4], binary.BigEndian.Uint32(b[5:9])&(1<<31-1)
+		if len(b) < 9+n {
+			return
+		}
+		p := b[9 : 9+n]
+		c.off += 9 + n
+		switch {
+		case typ == 0x4 && flags&1 == 0 && id == 0 && n%6 == 0:
+			c.settings++
+			for i := 0; i < n; i += 6 {
+				if binary.BigEndian.Uint16(p[i:]) == 0x4 {
+					c.window = int64(binary.BigEndian.Uint32(p[i+2:]))
+					c.maxWindow = max(c.maxWindow, c.window)
+				}
+			}
+		case typ == 0x8 && n == 4:
+			incr := int64(binary.BigEndian.Uint32(p) & (1<<31 - 1))
+			if id == 0 {
+				c.connCredit += incr
+			} else {
+				c.streamCredit[id] += incr
+			}
+		case typ == 0x6 && flags&1 == 0 && n == 8:
+			c.pings[binary.BigEndian.Uint64(p)]++
+		}
+	}
+}
+
+type checkpoint struct{ wire, client int }
+
+// checkAgainstClient checks the server's output against what the client
+// sent. DATA stays within the flow-control windows (RFC 9113 §6.9.1: "The
+// sender MUST NOT send a flow-controlled frame with a length that exceeds the
+// space available"): with exact, against the windows made of the client
+// frames the Conn had consumed when it framed the DATA (a stream's window is
+// the SETTINGS_INITIAL_WINDOW_SIZE in effect plus its WINDOW_UPDATEs minus
+// what was sent, §6.9.2); otherwise against a looser bound using the largest
+// initial window. Every SETTINGS ACK and PING ACK answers a frame the client
+// sent (§6.5.3; §6.7: "an identical frame payload"). Every bound counts frames
+// the Conn may have ignored or refused, so it is an upper bound.
+func checkAgainstClient(clientIn []byte, frames []srvFrame, cps []checkpoint, exact bool) error {
+	all := newClientStream(clientIn)
+	all.advance(len(clientIn))
+	cs := newClientStream(clientIn)
+	var connSent int64
+	streamSent := map[uint32]int64{}
+	acks, cp := 0, 0
+	for i, f := range frames {
+		switch {
+		case f.Type == http2.FrameData:
+			connSent += int64(len(f.Data))
+			streamSent[f.Stream] += int64(len(f.Data))
+			limit, connLimit := all.maxWindow+all.streamCredit[f.Stream], 65535+all.connCredit
+			if exact {
+				for cp < len(cps) && cps[cp].wire < f.End {
+					cp++
+				}
+				if cp == len(cps) {
+					return fmt.Errorf("frame %d: DATA taken outside AppendOutgoing", i)
+				}
+				cs.advance(cps[cp].client)
+				limit, connLimit = cs.window+cs.streamCredit[f.Stream], 65535+cs.connCredit
+			}
+			if streamSent[f.Stream] > limit {
+				return fmt.Errorf("frame %d: %d bytes of DATA on stream %d, the client allowed %d", i, streamSent[f.Stream], f.Stream, limit)
+			}
+			if connSent > connLimit {
+				return fmt.Errorf("frame %d: %d bytes of DATA on the connection, the client allowed %d", i, connSent, connLimit)
+			}
+		case f.Type == http2.FrameSettings && f.Flags.Has(http2.FlagSettingsAck):
+			if acks++; acks > all.settings {
+				return fmt.Errorf("frame %d: SETTINGS ACK number %d, the client sent %d SETTINGS", i, acks, all.settings)
+			}
+		case f.Type == http2.FramePing && f.Flags.Has(http2.FlagPingAck):
+			v := binary.BigEndian.Uint64(f.Data)
+			if all.pings[v] == 0 {
+				return fmt.Errorf("frame %d: PING ACK %x answers no PING of the client", i, f.Data)
+			}
+			all.pings[v]--
+		}
+	}
+	return nil
 }
 
 // finish closes the connection and checks the end-of-life invariants:
@@ -847,17 +979,38 @@ func FuzzHPACKDecode(f *testing.F) {
 	f.Add(hpackBlock(hpack.NewEncoder(&buf), &buf, ":method", "POST", ":scheme", "http", ":path", "/x",
 		"host", "h", "content-length", "0", "te", "trailers"), byte(0))
 	f.Add(hpackBlock(hpack.NewEncoder(&buf), &buf, ":method", "CONNECT", ":authority", "h:443"), byte(2))
-	f.Add([]byte{0x3f, 0xe1, 0x1f}, byte(0))                                                                                     // dynamic table size update to 4096
-	f.Add([]byte{0x82, 0x86, 0x84, 0x41, 0x8c, 0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff}, byte(1)) // RFC 7541 C.4.1
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, byte(0))                                           // varint overflow
+	// A dynamic table size update to 4096.
+	f.Add([]byte{0x3f, 0xe1, 0x1f}, byte(0))
+	// RFC 7541 C.4.1.
+	f.Add([]byte{0x82, 0x86, 0x84, 0x41, 0x8c, 0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff}, byte(1))
+	// A varint overflow.
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, byte(0))
+	// Split after x-first (byte 12 of 22): the first fragment's fields must
+	// survive into the CONTINUATION's Receive call.
+	f.Add(hpackBlock(hpack.NewEncoder(&buf), &buf, ":method", "GET", ":scheme", "https", ":path", "/",
+		"x-first", "1", "x-second", "2"), byte(0x91))
 	f.Fuzz(func(t *testing.T, block []byte, flags byte) {
 		if len(block) > 1<<17 {
 			block = block[:1<<17]
 		}
-		cfg := fuzzConfig(flags >> 2)
+		// flags: bit 0 END_STREAM, bits 2-3 the config, bits 4-7 where to
+		// split the block into HEADERS and a CONTINUATION delivered by a later
+		// Receive call (0: not split).
+		cfg := fuzzConfig(flags >> 2 & 3)
 		d := newConnDriver(t, cfg)
 		d.handshake()
-		d.receive(wireHeaders(1, block, flags&1 != 0, int(min(d.cfg.MaxFrameSize, 16384))))
+		maxFrame := int(min(d.cfg.MaxFrameSize, 16384))
+		if cut := len(block) * int(flags>>4) / 16; cut > 0 && cut < len(block) && cut <= maxFrame {
+			fl := uint8(0)
+			if flags&1 != 0 {
+				fl = 0x1
+			}
+			d.receive(wireFrame(0x1, fl, 1, block[:cut]))
+			d.advance(time.Millisecond)
+			d.receive(wireContinuations(1, block[cut:], maxFrame))
+		} else {
+			d.receive(wireHeaders(1, block, flags&1 != 0, maxFrame))
+		}
 
 		// Differential check against x/net's decoder with the same limits.
 		xdec := hpack.NewDecoder(d.cfg.HeaderTableSize, nil)
@@ -1060,6 +1213,34 @@ type opsState struct {
 	pending  []byte   // rest of a header block left open
 	pendID   uint32
 	pingSeen uint64
+
+	blocks  map[uint32][][]HeaderField // regular fields of each header block sent, per stream
+	checked int                        // events already compared with blocks
+}
+
+// checkFields compares the fields of new EventRequest and EventTrailers
+// events with the header blocks the peer sent: a request carries exactly the
+// regular fields of the stream's first block, trailers those of a later one.
+func (s *opsState) checkFields() {
+	d := s.d
+	d.t.Helper()
+	for ; s.checked < len(d.events); s.checked++ {
+		e := d.events[s.checked]
+		if e.Kind != EventRequest && e.Kind != EventTrailers {
+			continue
+		}
+		sent := s.blocks[uint32(e.Stream)]
+		if e.Kind == EventRequest && len(sent) > 0 {
+			sent = sent[:1]
+		} else if len(sent) > 0 {
+			sent = sent[1:]
+		}
+		if !slices.ContainsFunc(sent, func(want []HeaderField) bool {
+			return slices.EqualFunc(e.Fields, want, func(a, b HeaderField) bool { return a.Name == b.Name && a.Value == b.Value })
+		}) {
+			d.fatalf("%v on stream %d carries %v; the peer sent %v", e.Kind, e.Stream, e.Fields, s.blocks[uint32(e.Stream)])
+		}
+	}
 }
 
 // stream picks a stream: one the peer opened, a new one, or a small raw id.
@@ -1078,7 +1259,7 @@ func (s *opsState) stream(sel byte, open bool) uint32 {
 	return uint32(sel & 0x0f)
 }
 
-func (s *opsState) requestBlock(r *opReader, kind byte) []byte {
+func (s *opsState) requestBlock(r *opReader, kind byte) ([]byte, []string) {
 	var nv []string
 	switch kind % 8 {
 	case 0:
@@ -1106,7 +1287,7 @@ func (s *opsState) requestBlock(r *opReader, kind byte) []byte {
 			nv = append(nv, string(r.bytes(int(r.byte()%8))), string(r.bytes(int(r.byte()%8))))
 		}
 	}
-	return hpackBlock(s.enc, &s.encBuf, nv...)
+	return hpackBlock(s.enc, &s.encBuf, nv...), nv
 }
 
 var responseKinds = [][]HeaderField{
@@ -1152,7 +1333,14 @@ func (s *opsState) step(r *opReader) {
 	switch op := r.byte() % numOps; op {
 	case opHeaders:
 		id := s.stream(r.byte(), true)
-		block := s.requestBlock(r, r.byte())
+		block, nv := s.requestBlock(r, r.byte())
+		var regular []HeaderField
+		for i := 0; i+1 < len(nv); i += 2 {
+			if !strings.HasPrefix(nv[i], ":") {
+				regular = append(regular, HeaderField{Name: nv[i], Value: nv[i+1]})
+			}
+		}
+		s.blocks[id] = append(s.blocks[id], regular)
 		flags := r.byte()
 		var fl uint8
 		if flags&hfEnd != 0 {
@@ -1359,7 +1547,16 @@ func opsSeeds() [][]byte {
 		op(opWriteHeaders, first, 0, 0).
 		op(opWriteData, first, 0, 4, 0).
 		op(opWriteHeaders, first, 3, 1)
-	return [][]byte{*get, *post, *ping, *shutdown, *flow, *trailers}
+	smallWindow := new(opsBuilder).
+		op(opSettings, 0, 1, 4, 0, 0, 0, 100). // INITIAL_WINDOW_SIZE 100
+		op(opHeaders, newStream, 2, 0).
+		op(opWriteHeaders, first, 0, 0).
+		op(opWriteData, first, 0x0f, 0xa0, 1). // 4000 bytes
+		op(opWindowUpdate, first, 0, 0, 0, 50).
+		op(opWindowUpdate, 0xf0, 0, 0, 0, 10). // connection
+		op(opSettings, 0, 1, 4, 0, 0, 1, 0).   // INITIAL_WINDOW_SIZE 256
+		op(opTimeout)
+	return [][]byte{*get, *post, *ping, *shutdown, *flow, *trailers, *smallWindow}
 }
 
 func FuzzConnOps(f *testing.F) {
@@ -1393,13 +1590,14 @@ func skipKnownCrasher(t *testing.T, cfgSel byte, ops []byte) {
 func runOps(t *testing.T, cfgSel byte, ops []byte) {
 	skipKnownCrasher(t, cfgSel, ops)
 	d := newConnDriver(t, fuzzConfig(cfgSel))
-	s := &opsState{d: d, next: 1}
+	s := &opsState{d: d, next: 1, blocks: map[uint32][][]HeaderField{}}
 	s.enc = hpack.NewEncoder(&s.encBuf)
 	s.enc.SetMaxDynamicTableSizeLimit(d.cfg.HeaderTableSize)
 	d.handshake()
 	r := &opReader{b: ops}
 	for i := 0; i < 256 && r.more(); i++ {
 		s.step(r)
+		s.checkFields()
 	}
 	d.finish()
 }

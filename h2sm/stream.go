@@ -1,5 +1,7 @@
 package h2sm
 
+import "time"
+
 // stream is the state of one stream the Conn tracks: from the request's
 // HEADERS until both sides are done with it. Closed streams are not kept
 // (streamsState derives "closed" from the stream id).
@@ -19,8 +21,10 @@ type stream struct {
 	sendHead    int
 	sendEnd     bool // END_STREAM goes on the last byte of sendBuf
 	trailers    []HeaderField
-	sentFinal   bool // final (non-1xx) response headers sent
-	wantWrite   bool // WriteData accepted less than offered: emit EventStreamWritable
+	sentFinal   bool      // final (non-1xx) response headers sent
+	wantWrite   bool      // WriteData accepted less than offered: emit EventStreamWritable
+	progressAt  time.Time // when the send side last made progress (stall timer)
+	sendPending bool      // sendBuf holds unframed body (counted in streamsState.sendPending)
 	inSendQueue bool
 }
 
@@ -82,6 +86,7 @@ type streamsState struct {
 	maxClientID StreamID  // highest stream id the client has opened (§5.1.1)
 	marks       idMarks   // facts about the latest idWindow stream ids
 	free        []*stream // closed stream structs kept for reuse
+	sendPending int       // streams whose sendBuf holds unframed body
 	sendQueue   []*stream // streams with data to frame and window to frame it, round-robin
 	sendHead    int
 }

@@ -11,6 +11,7 @@ const (
 	timerSettingsAck                   // RFC 9113 §6.5.3
 	timerHeaderBlock                   // HEADERS without END_HEADERS → END_HEADERS
 	timerWriteStall                    // output pending, none taken
+	timerStreamStall                   // a stream's body blocked on flow control
 	timerPingTimeout                   // keepalive PING unanswered
 	timerPing                          // keepalive PING due
 	timerShutdownPing                  // graceful shutdown, phase one
@@ -20,7 +21,7 @@ const (
 )
 
 var timerNames = [numTimers]string{
-	"handshake", "settings-ack", "header-block", "write-stall", "ping-timeout",
+	"handshake", "settings-ack", "header-block", "write-stall", "stream-stall", "ping-timeout",
 	"ping", "shutdown-ping", "drain", "idle",
 }
 
