@@ -6,9 +6,12 @@ import (
 )
 
 // Config holds a connection's limits and timers. The zero Config is valid:
-// every zero field means the documented default, which follows RFC 9113 where
-// the RFC has a default and ../research/attacks.md §2 where it has not. For
-// the timers, a negative value turns the timer off.
+// every zero field means the documented default. Protocol parameters keep
+// the RFC 9113 value where that costs nothing (MaxFrameSize,
+// HeaderTableSize); the receive windows default to 1 MiB rather than the
+// RFC's 65535, which would cap an upload at one window per round trip; the
+// limits RFC 9113 leaves open follow research/attacks.md §2. For the timers,
+// a negative value turns the timer off.
 type Config struct {
 	// MaxConcurrentStreams is advertised as SETTINGS_MAX_CONCURRENT_STREAMS.
 	// A HEADERS frame that opens a stream beyond it is refused with
@@ -87,8 +90,9 @@ type Config struct {
 
 	// MaxGlitches and GlitchRate are a token bucket for frames that cost
 	// work and achieve little: PRIORITY, PING, SETTINGS after the first,
-	// frames of unknown type (CVE-2019-9512, -9513, -9515). If zero, 10000
-	// and 330 are used.
+	// frames of unknown type, and WINDOW_UPDATEs of less than 1024 for a
+	// window that is already open (CVE-2019-9511, -9512, -9513, -9515). If
+	// zero, 10000 and 330 are used.
 	MaxGlitches int
 	GlitchRate  float64
 

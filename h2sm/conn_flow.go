@@ -99,6 +99,14 @@ func (c *Conn) Consumed(now time.Time, id StreamID, n int) {
 	}
 }
 
+// minUsefulWindowUpdate: a WINDOW_UPDATE with a smaller increment, for a
+// window that is already open, unblocks nothing and costs a glitch token
+// (a WINDOW_UPDATE flood, CVE-2019-9511; research/attacks.md §3.5). One that
+// reopens a closed window is never charged, so a slow reader that returns
+// credit as it reads, however little at a time, is not either; nor is the
+// usual client that returns credit in batches of kilobytes.
+const minUsefulWindowUpdate = 1024
+
 // onWindowUpdate handles a WINDOW_UPDATE frame (RFC 9113 §6.9).
 func (c *Conn) onWindowUpdate(h frameHeader, p []byte) error {
 	// §6.9: "A WINDOW_UPDATE frame with a length other than 4 octets MUST be
@@ -116,10 +124,18 @@ func (c *Conn) onWindowUpdate(h frameHeader, p []byte) error {
 		// §6.9.1: "If a sender receives a WINDOW_UPDATE that causes a
 		// flow-control window to exceed this maximum, it MUST terminate either
 		// the stream or the connection, as appropriate."
+		if incr < minUsefulWindowUpdate && c.outflow.avail > 0 {
+			if err := c.chargeGlitch(); err != nil {
+				return err
+			}
+		}
 		if !c.outflow.add(incr) {
 			return connErr(ErrCodeFlowControl, "connection window above 2^31-1 (§6.9.1)")
 		}
-		c.scheduleAll()
+		// Nothing to re-schedule: a stream waiting only for connection
+		// window stays in the send queue (fillData stops at it), and the
+		// next pull frames it. So the frame costs O(1) whatever the number
+		// of streams (CVE-2019-9511, research/attacks.md §3.5).
 		return nil
 	}
 	st := c.streams.get(h.stream)
@@ -133,6 +149,11 @@ func (c *Conn) onWindowUpdate(h frameHeader, p []byte) error {
 	// flow-control window increment of 0 as a stream error of type PROTOCOL_ERROR".
 	if incr == 0 {
 		return streamErr(h.stream, ErrCodeProtocol, "WINDOW_UPDATE increment 0 (§6.9)")
+	}
+	if incr < minUsefulWindowUpdate && st.outflow.avail > 0 {
+		if err := c.chargeGlitch(); err != nil {
+			return err
+		}
 	}
 	st.transition(inRecvWindowUpdate)
 	if !st.outflow.add(incr) {

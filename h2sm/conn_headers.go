@@ -351,6 +351,11 @@ func (c *Conn) finishBlock() error {
 	if hb.mode == blockTrailers {
 		st := c.streams.get(id)
 		switch {
+		case st == nil:
+			// The application reset the stream while its trailer block was
+			// arriving: the block was decoded (HPACK state) and is discarded,
+			// as for any stream we reset (§5.1 closed).
+			return nil
 		case hb.oversize:
 			return streamErr(id, ErrCodeEnhanceYourCalm, "trailers over the header list limit")
 		case hb.malformed != "":

@@ -353,12 +353,16 @@ func (c *Conn) closeStream(st *stream) {
 
 // controlFrame counts a control frame the peer can provoke; too many queued
 // while the driver takes no output is a flood (CVE-2019-9512, -9514, -9515).
+//
+// The frame that would pass the bound is not queued and not counted, so
+// Stats().QueuedControlFrames never exceeds MaxQueuedControlFrames
+// (research/attacks.md §3.1: "queued control frames ≤ L, then a Close").
 func (c *Conn) controlFrame() bool {
-	c.ctrlQueued++
-	if c.ctrlQueued > c.cfg.MaxQueuedControlFrames {
+	if c.ctrlQueued >= c.cfg.MaxQueuedControlFrames {
 		c.connError(connErr(ErrCodeEnhanceYourCalm, "too many queued control frames"))
 		return false
 	}
+	c.ctrlQueued++
 	return true
 }
 

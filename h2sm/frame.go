@@ -171,6 +171,9 @@ func parseFrame(b []byte) (f *frame, n int, err error) {
 	}
 	switch h.typ {
 	case FrameData:
+		if h.has(flagPadded) && len(p) < 1 {
+			return bad(ErrCodeFrameSize, "too short for its Pad Length (§4.2)")
+		}
 		body, pad, ok := stripPadding(h, p, 0)
 		if !ok {
 			return bad(ErrCodeProtocol, "padding too long")
@@ -180,6 +183,9 @@ func parseFrame(b []byte) (f *frame, n int, err error) {
 		prefix := 0
 		if h.has(flagPriority) {
 			prefix = 5
+		}
+		if h.has(flagPadded) && len(p) < 1+prefix || len(p) < prefix {
+			return bad(ErrCodeFrameSize, "too short for its Pad Length or priority (§4.2)")
 		}
 		body, pad, ok := stripPadding(h, p, prefix)
 		if !ok {

@@ -45,7 +45,8 @@ type limitsState struct {
 }
 
 // chargeGlitch spends a glitch token (PRIORITY, PING, SETTINGS after the
-// first, unknown frame types); with none left the peer is flooding.
+// first, unknown frame types, small WINDOW_UPDATEs for an open window);
+// with none left the peer is flooding.
 func (c *Conn) chargeGlitch() error {
 	if !c.limits.glitches.take(c.now, c.cfg.MaxGlitches, c.cfg.GlitchRate) {
 		return connErr(ErrCodeEnhanceYourCalm, "too many frames that do no work (glitches)")
