@@ -241,8 +241,12 @@ func FuzzHPACKDecode(f *testing.F) {
 			d.receive(wireHeaders(1, block, flags&1 != 0, maxFrame))
 		}
 
-		// Differential check against x/net's decoder with the same limits.
-		xdec := hpack.NewDecoder(d.cfg.HeaderTableSize, nil)
+		// Differential check against x/net's decoder with the same limits. Its
+		// table starts at 4096 bytes: a smaller SETTINGS_HEADER_TABLE_SIZE
+		// only bounds the size updates the client may send (RFC 7541 §4.2);
+		// the table shrinks when the client sends one.
+		xdec := hpack.NewDecoder(4096, nil)
+		xdec.SetAllowedMaxDynamicTableSize(d.cfg.HeaderTableSize)
 		xdec.SetMaxStringLength(int(2 * d.cfg.MaxHeaderListSize))
 		xfields, xerr := xdec.DecodeFull(block)
 		frames := d.frames()
