@@ -40,10 +40,11 @@ type headerBlockState struct {
 	oversize   bool   // over MaxHeaderListSize or MaxHeaderFields: 431
 	abuse      bool   // decoded size over 4×MaxHeaderListSize: GOAWAY
 
-	size       int64 // decoded header list size (§6.5.2: name + value + 32)
-	encoded    int   // encoded bytes received
-	frames     int   // CONTINUATION frames received
-	fieldStart int   // first field of the block in fieldArena
+	scan       sizeUpdateScan // RFC 7541 §4.2, beyond what the decoder checks
+	size       int64          // decoded header list size (§6.5.2: name + value + 32)
+	encoded    int            // encoded bytes received
+	frames     int            // CONTINUATION frames received
+	fieldStart int            // first field of the block in fieldArena
 	nfields    int
 	regular    bool // a regular field was seen (pseudo-headers must precede)
 
@@ -180,6 +181,9 @@ func (c *Conn) headerFragment(frag []byte, endHeaders bool) error {
 		// RFC 7541 §2.2 and RFC 9113 §4.3: a decoding error is a connection
 		// error of type COMPRESSION_ERROR.
 		return connErr(ErrCodeCompression, "HPACK decoding failed (§4.3)")
+	}
+	if !hb.scan.write(frag) {
+		return connErr(ErrCodeCompression, "HPACK size update after a field (RFC 7541 §4.2)")
 	}
 	if hb.abuse {
 		return connErr(ErrCodeEnhanceYourCalm, "decoded header list far over the limit")
