@@ -267,7 +267,10 @@ func FuzzHPACKDecode(f *testing.F) {
 			}
 		} else {
 			for _, g := range goAways {
-				if g.Code == http2.ErrCodeCompression {
+				// x/net's decoder allows a size update after a field while its
+				// table is empty; the Conn applies RFC 7541 §4.2 strictly
+				// (catalogue #14b, tested directly by TestSizeUpdateScan).
+				if g.Code == http2.ErrCodeCompression && !strings.Contains(g.Debug, "size update after a field") {
 					t.Fatalf("x/net decodes the block but the Conn sent %v", g)
 				}
 			}
