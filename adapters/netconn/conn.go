@@ -33,8 +33,9 @@ type conn struct {
 	progress   *sync.Cond // signalled when the writer took output (reader backpressure)
 	timer      *time.Timer
 	deadline   time.Time
-	done       bool // the socket is closed
-	halfClosed bool // the core closed and its output is written
+	done       bool      // the socket is closed
+	halfClosed bool      // the core closed and its output is written
+	closeBy    time.Time // set when the core closed: the socket's last deadline
 	doneCh     chan struct{}
 }
 
@@ -120,7 +121,7 @@ func (c *conn) readLoop() {
 // dropped, so that closing does not reset the connection and destroy the
 // GOAWAY before the peer reads it. It ends within closeLinger.
 func (c *conn) linger(buf []byte) {
-	c.nc.SetDeadline(time.Now().Add(closeLinger))
+	// flushLocked has set the deadline when it saw the core closed.
 	for {
 		if _, err := c.nc.Read(buf); err != nil {
 			break
@@ -137,11 +138,16 @@ func (c *conn) writeLoop() {
 	for range c.wakeW {
 		c.mu.Lock()
 		buf := c.wbuf
+		closeBy := c.closeBy
 		c.mu.Unlock()
 		var err error
 		if len(buf) > 0 {
 			if wt := c.srv.WriteTimeout; wt > 0 {
-				c.nc.SetWriteDeadline(time.Now().Add(wt))
+				d := time.Now().Add(wt)
+				if !closeBy.IsZero() && closeBy.Before(d) {
+					d = closeBy // do not extend the linger deadline
+				}
+				c.nc.SetWriteDeadline(d)
 			}
 			_, err = c.nc.Write(buf)
 		}
@@ -186,6 +192,16 @@ func (c *conn) flushLocked() {
 			break
 		}
 		// Dispatch may have issued commands: drain again.
+	}
+	if c.core.Closed() && !c.done && c.closeBy.IsZero() {
+		// The core may close outside Receive (a timer: idle, write stall,
+		// the end of a Shutdown; or a handler finishing the last stream),
+		// while the reader is blocked in Read and the writer perhaps in
+		// Write. Without a deadline, a peer that neither reads nor closes
+		// held the socket, its goroutines and Shutdown forever. Give the
+		// last frames and the peer's close closeLinger, as linger does.
+		c.closeBy = time.Now().Add(closeLinger)
+		c.nc.SetDeadline(c.closeBy)
 	}
 	if c.core.Closed() && !c.writing && !c.done && !c.halfClosed {
 		// Everything is written: send FIN, and let the reader drain.

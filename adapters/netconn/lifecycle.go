@@ -15,6 +15,22 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
+// addGoroutine adds one to wg for a connection about to be served; false
+// means the server is closing. The check and the Add are done under mu
+// because Close and Shutdown set closing under mu before they Wait: an Add
+// done after a separate isClosing check could race with their Wait (the
+// race detector reports it) or come after it returned, leaving a
+// goroutine Close did not wait for.
+func (s *Server) addGoroutine() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
 // track adds or removes a listener; false means the server is closing.
 func (s *Server) track(l *net.Listener, add bool) bool {
 	s.mu.Lock()

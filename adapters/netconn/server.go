@@ -168,8 +168,12 @@ func (s *Server) tlsConfig(certFile, keyFile string) (*tls.Config, error) {
 
 // Serve accepts connections on l and serves each in its own goroutines. A
 // listener made by tls.NewListener gets TLS; any other is cleartext. It
-// returns ErrServerClosed after Shutdown or Close.
+// returns ErrServerClosed after Shutdown or Close. Like net/http's, it
+// always closes l before returning.
 func (s *Server) Serve(l net.Listener) error {
+	// Without this, a listener passed after Close (or one whose Accept
+	// failed) stayed open: clients connected to it and hung in its backlog.
+	defer l.Close()
 	if !s.track(&l, true) {
 		return ErrServerClosed
 	}
@@ -190,7 +194,10 @@ func (s *Server) Serve(l net.Listener) error {
 			return fmt.Errorf("netconn: accept: %w", err)
 		}
 		delay = 0
-		s.wg.Add(1)
+		if !s.addGoroutine() {
+			nc.Close()
+			return ErrServerClosed
+		}
 		go func() {
 			defer s.wg.Done()
 			s.handle(context.Background(), nc)
@@ -201,11 +208,10 @@ func (s *Server) Serve(l net.Listener) error {
 // ServeConn serves one connection and returns when it is closed; cancelling
 // ctx closes it. The connection is TLS if nc is a *tls.Conn.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
-	if s.isClosing() {
+	if !s.addGoroutine() {
 		nc.Close()
 		return ErrServerClosed
 	}
-	s.wg.Add(1)
 	defer s.wg.Done()
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()

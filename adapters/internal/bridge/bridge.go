@@ -167,27 +167,16 @@ func (b *Conn) onRequest(c *h2sm.Conn, now time.Time, ev h2sm.Event) {
 	// Rapid Reset (CVE-2023-44487): a reset stream keeps its handler slot
 	// until its handler returns, so resets cannot make handlers pile up;
 	// requests wait here, and a client that keeps the queue full is told to
-	// calm down.
-	if len(b.queue) >= b.cfg.MaxQueued {
-		b.queue = pruneQueue(b.queue)
-	}
+	// calm down. A queued request keeps its place even once reset (start
+	// skips it), as in x/net/http2: requests beyond MaxConcurrentStreams
+	// can only be queued by resetting streams (the core refuses the rest),
+	// so dropping reset ones here, as was done, meant the queue never
+	// filled and a client resetting every stream was never stopped.
 	if len(b.queue) >= b.cfg.MaxQueued {
 		c.GoAway(now, h2sm.ErrCodeEnhanceYourCalm, "too many requests waiting for a handler")
 		return
 	}
 	b.queue = append(b.queue, st)
-}
-
-// pruneQueue drops queued requests whose stream was reset.
-func pruneQueue(q []*stream) []*stream {
-	out := q[:0]
-	for _, st := range q {
-		if !st.aborted() {
-			out = append(out, st)
-		}
-	}
-	clear(q[len(out):])
-	return out
 }
 
 // start runs st's handler in a goroutine.

@@ -76,20 +76,22 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}
-	if w.noBody {
-		if w.status == 204 || w.status == 304 {
-			return 0, http.ErrBodyNotAllowed
-		}
-		return len(p), nil
+	if w.noBody && (w.status == 204 || w.status == 304) {
+		return 0, http.ErrBodyNotAllowed
 	}
 	if !w.isSent() {
+		// A HEAD response buffers too: its headers (Content-Type sniffed,
+		// Content-Length) are those of the GET, as with net/http.
 		if len(w.buf)+len(p) <= bufferSize {
 			w.buf = append(w.buf, p...)
 			return len(p), nil
 		}
-		if err := w.commit(false); err != nil {
+		if err := w.commit(false, p); err != nil {
 			return 0, err
 		}
+	}
+	if w.noBody {
+		return len(p), nil // HEAD
 	}
 	return w.st.sendData(p, false)
 }
@@ -106,7 +108,7 @@ func (w *responseWriter) FlushError() error {
 		w.WriteHeader(http.StatusOK)
 	}
 	if !w.isSent() {
-		return w.commit(false)
+		return w.commit(false, nil)
 	}
 	return w.st.err0()
 }
@@ -169,15 +171,28 @@ func (w *responseWriter) send100Continue() {
 }
 
 // commit sends the final response headers and the buffered body. final
-// means the handler has returned: the body is complete.
-func (w *responseWriter) commit(final bool) error {
+// means the handler has returned: the body is complete. next is the write
+// that overflowed the buffer, if any: it is not sent here, but when nothing
+// was buffered its first bytes are what the Content-Type is sniffed from
+// (as net/http does), so that a large first write is typed too.
+func (w *responseWriter) commit(final bool, next []byte) error {
 	h := w.header
-	if !w.noBody && len(w.buf) > 0 {
+	sniff := w.buf
+	if len(sniff) < sniffLen && len(next) > 0 {
+		sniff = append(sniff[:len(sniff):len(sniff)], next[:min(len(next), sniffLen-len(sniff))]...)
+	}
+	if len(sniff) > 0 {
 		if _, ok := h["Content-Type"]; !ok && h.Get("Content-Encoding") == "" {
-			h.Set("Content-Type", http.DetectContentType(w.buf))
+			h.Set("Content-Type", http.DetectContentType(sniff))
 		}
 	}
-	if final && !w.noBody && h.Get("Content-Length") == "" && len(w.trailerKeys()) == 0 {
+	// Trailers set with http.TrailerPrefix are known only once the handler
+	// returned: when it returns before the headers are committed, they must
+	// keep the stream open too, or finish finds it ended and drops them.
+	trailing := len(w.trailerKeys()) > 0 || (final && hasPrefixTrailers(h))
+	// A HEAD response gets the Content-Length of what the handler wrote,
+	// but only if it wrote something (as net/http does).
+	if final && (!w.noBody || len(w.buf) > 0) && h.Get("Content-Length") == "" && !trailing {
 		h.Set("Content-Length", strconv.Itoa(len(w.buf)))
 	}
 	if _, ok := h["Date"]; !ok {
@@ -189,7 +204,7 @@ func (w *responseWriter) commit(final bool) error {
 	w.mu.Unlock()
 	fields := []h2sm.HeaderField{{Name: ":status", Value: strconv.Itoa(w.status)}}
 	fields = appendHeader(fields, h, nil)
-	end := final && (w.noBody || len(w.buf) == 0) && len(w.trailers) == 0
+	end := final && (w.noBody || len(w.buf) == 0) && !trailing
 	var err error
 	w.st.run(func(c *h2sm.Conn, now time.Time) { err = c.WriteHeaders(now, w.st.id, fields, end) })
 	if err != nil {
@@ -199,9 +214,23 @@ func (w *responseWriter) commit(final bool) error {
 	if len(w.buf) > 0 && !w.noBody {
 		buf := w.buf
 		w.buf = nil
-		_, err = w.st.sendData(buf, final && len(w.trailers) == 0)
+		_, err = w.st.sendData(buf, final && !trailing)
 	}
 	return err
+}
+
+// sniffLen is how much body http.DetectContentType considers.
+const sniffLen = 512
+
+// hasPrefixTrailers reports whether h holds a trailer set with
+// http.TrailerPrefix.
+func hasPrefixTrailers(h http.Header) bool {
+	for k := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // trailerKeys are the trailers the handler declared.
@@ -223,7 +252,7 @@ func (w *responseWriter) finish() error {
 		w.WriteHeader(http.StatusOK)
 	}
 	if !w.isSent() {
-		if err := w.commit(true); err != nil {
+		if err := w.commit(true, nil); err != nil {
 			return err
 		}
 	}
