@@ -225,7 +225,6 @@ func TestH2load(t *testing.T) {
 	}
 }
 
-
 // selfSigned makes a certificate for 127.0.0.1.
 func selfSigned(t *testing.T) tls.Certificate {
 	t.Helper()
