@@ -227,7 +227,6 @@ func (c *conn) closeLocked() {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	c.srv.forget(c)
 }
 
 // armTimer sets the connection's one timer to the core's deadline.

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 )
 
 func (s *Server) isClosing() bool {
@@ -70,9 +69,6 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 	return true
 }
 
-// forget is called by a conn when its socket closes.
-func (s *Server) forget(c *conn) {}
-
 // serveHTTP1 hands a connection to net/http's HTTP/1.1 server.
 func (s *Server) serveHTTP1(nc net.Conn) {
 	if s.DisableHTTP1 {
@@ -112,15 +108,7 @@ func (s *Server) serveHTTP1(nc net.Conn) {
 // handler has finished, or ctx ends; then it closes what remains and
 // returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutdown = true
-	s.closeListenersLocked()
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	h1 := s.h1
-	s.mu.Unlock()
+	conns, h1 := s.stopAccepting(true)
 	for _, c := range conns {
 		c.shutdown()
 	}
@@ -146,15 +134,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close closes every listener and connection now, and waits for their
 // goroutines and handlers to return.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closing = true
-	s.closeListenersLocked()
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	h1 := s.h1
-	s.mu.Unlock()
+	conns, h1 := s.stopAccepting(false)
 	for _, c := range conns {
 		c.close()
 	}
@@ -164,6 +144,23 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	return err
+}
+
+// stopAccepting closes the listeners and returns the open connections and
+// the HTTP/1.1 server; with shutdown, connections accepted later start
+// their graceful shutdown at once.
+func (s *Server) stopAccepting(shutdown bool) ([]*conn, *http.Server) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if shutdown {
+		s.shutdown = true
+	}
+	s.closeListenersLocked()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns, s.h1
 }
 
 func (s *Server) closeListenersLocked() {
@@ -215,5 +212,3 @@ type dummyAddr struct{}
 
 func (dummyAddr) Network() string { return "h2sm" }
 func (dummyAddr) String() string  { return "h2sm-http1" }
-
-var _ = time.Second
