@@ -32,6 +32,11 @@ type Config struct {
 	Logger        *slog.Logger
 	Server        *http.Server // for http.ServerContextKey; may be nil
 	OnHandlerDone func()       // called after each handler returns (tests)
+
+	// Go runs a handler; nil means a new goroutine each (go f()). An
+	// adapter with a worker pool passes its pool's submit function. Go must
+	// not block waiting for the handler, and must run f eventually.
+	Go func(f func())
 }
 
 // Conn is the bridge for one connection. Its Dispatch method runs under the
@@ -179,11 +184,11 @@ func (b *Conn) onRequest(c *h2sm.Conn, now time.Time, ev h2sm.Event) {
 	b.queue = append(b.queue, st)
 }
 
-// start runs st's handler in a goroutine.
+// start runs st's handler in a goroutine (through Config.Go when set).
 func (b *Conn) start(st *stream) {
 	b.running++
 	b.wg.Add(1)
-	go func() {
+	run := func() {
 		defer b.wg.Done()
 		st.serve(b.cfg)
 		b.drv.Run(func(c *h2sm.Conn, now time.Time) {
@@ -209,7 +214,12 @@ func (b *Conn) start(st *stream) {
 				}
 			}
 		})
-	}()
+	}
+	if b.cfg.Go != nil {
+		b.cfg.Go(run)
+	} else {
+		go run()
+	}
 }
 
 // maxDiscard is how much request body the bridge discards after a complete

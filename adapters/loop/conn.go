@@ -1,0 +1,324 @@
+package loop
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/h2sm/h2sm/adapters/internal/bridge"
+	"github.com/h2sm/h2sm/h2sm"
+)
+
+// maxWriteChunk is the most output handed to gnet in one write.
+const maxWriteChunk = 256 << 10
+
+// maxInbound bounds the received bytes gnet may hold for a connection
+// whose core stopped consuming (backpressure). gnet cannot stop reading a
+// socket, so a peer that keeps sending past it is disconnected.
+const maxInbound = 1 << 20
+
+// closeLinger bounds the time spent waiting for the peer's FIN after the
+// core closed and its last frames were written.
+const closeLinger = time.Second
+
+// conn drives one h2sm.Conn on one gnet connection. Everything except mu
+// and what it guards belongs to the event loop's goroutine.
+type conn struct {
+	srv  *Server
+	ls   *loopState
+	gc   gnet.Conn
+	core *h2sm.Conn
+
+	bridge *bridge.Conn // http.Handler mode, created at the first request
+	async  *asyncConn   // Handler mode, created at the first request
+
+	deadline  time.Time // armed in ls.timers when non-zero
+	heapIdx   int
+	blocked   bool      // output waits for gnet's outbound buffer (in ls.blocked)
+	lingerBy  time.Time // the core closed and we half-closed: close by then
+	gone      bool      // OnClose ran
+	depth     int       // re-entrancy of the loop's entry points
+	closeSock bool      // close the socket when the outermost entry returns
+
+	mu       sync.Mutex
+	tasks    []*task // work from other goroutines, run on the loop
+	wakeSent bool    // a Wake is on its way
+	detached bool    // the loop is done with the core: run tasks inline
+}
+
+// task is a function another goroutine runs on the loop.
+type task struct {
+	f    func(c *h2sm.Conn, now time.Time)
+	done chan struct{} // nil: nobody waits
+}
+
+var taskPool = sync.Pool{New: func() any { return &task{done: make(chan struct{}, 1)} }}
+
+// Run implements bridge.Driver: f runs on the loop, and Run waits for it.
+func (c *conn) Run(f func(core *h2sm.Conn, now time.Time)) {
+	t := taskPool.Get().(*task)
+	t.f = f
+	if c.post(t) {
+		<-t.done
+	}
+	t.f = nil
+	taskPool.Put(t)
+}
+
+// post queues t for the loop and reports whether it was queued; when the
+// loop is done with the core, t runs at once under mu instead.
+func (c *conn) post(t *task) bool {
+	c.mu.Lock()
+	if c.detached {
+		t.f(c.core, time.Now())
+		c.dispatchAll(time.Now())
+		c.mu.Unlock()
+		return false
+	}
+	c.tasks = append(c.tasks, t)
+	wake := !c.wakeSent
+	c.wakeSent = true
+	c.mu.Unlock()
+	if wake {
+		// Wake fires OnTraffic on the loop, which runs the tasks; if the
+		// connection closes first, OnClose runs them.
+		c.gc.Wake(nil)
+	}
+	return true
+}
+
+// do queues f for the loop without waiting (the non-blocking handler API).
+func (c *conn) do(f func(core *h2sm.Conn, now time.Time)) {
+	c.post(&task{f: f})
+}
+
+// runTasks runs the queued tasks on the loop.
+func (c *conn) runTasks(now time.Time) {
+	c.mu.Lock()
+	tasks := c.tasks
+	c.tasks = nil
+	c.wakeSent = false
+	c.mu.Unlock()
+	for _, t := range tasks {
+		t.f(c.core, now)
+		c.dispatchAll(now)
+		if t.done != nil {
+			t.done <- struct{}{}
+		}
+	}
+}
+
+// enter and leave bracket every entry point from gnet, so that a socket
+// closed in the middle (gnet closes on a write error, calling OnClose
+// re-entrantly) is finished only by the outermost one.
+func (c *conn) enter() { c.depth++ }
+
+func (c *conn) leave() {
+	c.depth--
+	if c.depth == 0 && c.closeSock && !c.gone {
+		c.closeSock = false
+		c.ls.el.Close(c.gc)
+	}
+}
+
+// onTraffic runs for received bytes and for Wake.
+func (c *conn) onTraffic() {
+	c.enter()
+	defer c.leave()
+	now := time.Now()
+	c.runTasks(now)
+	c.receive(now)
+	c.flush(now)
+}
+
+// receive feeds buffered input to the core, honouring partial consumption.
+func (c *conn) receive(now time.Time) {
+	for !c.gone && !c.closeSock {
+		buf, _ := c.gc.Peek(-1)
+		if len(buf) == 0 {
+			return
+		}
+		if c.core.Closed() {
+			c.gc.Discard(len(buf)) // lingering: drop what the peer still sends
+			return
+		}
+		n := c.core.Receive(now, buf)
+		c.gc.Discard(n)
+		c.flush(now)
+		if n == 0 {
+			if c.gc.InboundBuffered() > maxInbound && !c.core.Closed() {
+				c.core.GoAway(now, h2sm.ErrCodeEnhanceYourCalm, "peer sends while not reading")
+				c.flush(now)
+			}
+			// Backpressure: the rest stays in gnet's buffer until the output
+			// drains (retry).
+			if c.blocked {
+				return
+			}
+			if n = c.core.Receive(now, buf); n == 0 {
+				return
+			}
+			c.gc.Discard(n)
+			c.flush(now)
+		}
+	}
+}
+
+// flush drains the core's outputs in the documented order: output, deadline,
+// events; again while events led to commands.
+func (c *conn) flush(now time.Time) {
+	for {
+		c.writeOut()
+		c.armTimer()
+		if !c.dispatchAll(now) {
+			break
+		}
+	}
+	if c.core.Closed() && !c.blocked && !c.gone && c.lingerBy.IsZero() && !c.closeSock {
+		// Everything is written: send FIN, and read what the peer still
+		// sends until it closes, so that the GOAWAY is not destroyed by a
+		// reset.
+		if err := unix.Shutdown(c.gc.Fd(), unix.SHUT_WR); err != nil {
+			c.closeSock = true
+			return
+		}
+		c.lingerBy = now.Add(closeLinger)
+		c.armTimer()
+	}
+}
+
+// writeOut hands the core's output to gnet while the socket takes it. The
+// core's view is written directly; gnet copies only what the socket did not
+// take, and no more is pulled until that drained.
+func (c *conn) writeOut() {
+	for !c.gone && !c.closeSock {
+		if c.gc.OutboundBuffered() > 0 {
+			c.ls.setBlocked(c, len(c.core.Outgoing()) > 0 || c.core.Closed())
+			return
+		}
+		view := c.core.Outgoing()
+		if len(view) == 0 {
+			c.ls.setBlocked(c, false)
+			return
+		}
+		view = view[:min(len(view), maxWriteChunk)]
+		if _, err := c.gc.Write(view); err != nil {
+			c.core.Abort(time.Now(), err)
+			c.closeSock = true
+			return
+		}
+		c.core.Advance(len(view))
+	}
+}
+
+// dispatchAll hands every pending event to the application and reports
+// whether there was any.
+func (c *conn) dispatchAll(now time.Time) bool {
+	any := false
+	for ev, ok := c.core.NextEvent(); ok; ev, ok = c.core.NextEvent() {
+		any = true
+		c.dispatch(now, ev)
+	}
+	return any
+}
+
+func (c *conn) dispatch(now time.Time, ev h2sm.Event) {
+	if c.srv.AsyncHandler != nil {
+		if c.async == nil {
+			if ev.Kind != h2sm.EventRequest {
+				return
+			}
+			c.async = &asyncConn{c: c, streams: make(map[h2sm.StreamID]*Stream)}
+		}
+		c.async.dispatch(now, ev)
+		return
+	}
+	if c.bridge == nil {
+		if ev.Kind != h2sm.EventRequest {
+			if ev.Kind == h2sm.EventData && len(ev.Data) > 0 {
+				c.core.Consumed(now, ev.Stream, len(ev.Data))
+			}
+			return
+		}
+		c.bridge = bridge.NewConn(c, c.srv.bridgeConfig(c))
+	}
+	c.bridge.Dispatch(c.core, now, ev)
+}
+
+// armTimer puts the core's deadline (or the linger deadline) in the loop's
+// timer heap.
+func (c *conn) armTimer() {
+	if c.gone {
+		return
+	}
+	d, ok := c.core.Deadline()
+	if !ok {
+		d = time.Time{}
+	}
+	if !c.lingerBy.IsZero() {
+		d = c.lingerBy
+	}
+	c.ls.setTimer(c, d)
+}
+
+// onTimer runs on the loop when c's deadline passed.
+func (c *conn) onTimer(now time.Time) {
+	c.enter()
+	defer c.leave()
+	if !c.lingerBy.IsZero() && !now.Before(c.lingerBy) {
+		c.closeSock = true
+		return
+	}
+	c.core.HandleTimeout(now)
+	c.flush(now)
+}
+
+// retry runs on the loop for a connection whose output was blocked.
+func (c *conn) retry() {
+	c.enter()
+	defer c.leave()
+	now := time.Now()
+	c.flush(now)
+	if !c.blocked && c.gc.InboundBuffered() > 0 {
+		c.receive(now)
+	}
+}
+
+// onClose runs on the loop when gnet closed the socket.
+func (c *conn) onClose(err error) {
+	c.gone = true
+	c.ls.setTimer(c, time.Time{})
+	c.ls.setBlocked(c, false)
+	now := time.Now()
+	if !c.core.Closed() {
+		if err == nil {
+			err = io.EOF
+		}
+		c.core.Abort(now, err)
+	}
+	c.dispatchAll(now)
+	c.mu.Lock()
+	c.detached = true
+	tasks := c.tasks
+	c.tasks = nil
+	for _, t := range tasks {
+		t.f(c.core, now)
+		c.dispatchAll(now)
+		if t.done != nil {
+			t.done <- struct{}{}
+		}
+	}
+	c.mu.Unlock()
+	c.srv.forget(c)
+}
+
+// shutdown starts a graceful shutdown (two GOAWAYs) from any goroutine.
+func (c *conn) shutdown() {
+	c.do(func(core *h2sm.Conn, now time.Time) { core.Shutdown(now) })
+}
+
+var errServerClosed = errors.New("loop: server closed")

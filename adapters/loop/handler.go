@@ -1,0 +1,239 @@
+package loop
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/h2sm/h2sm/h2sm"
+)
+
+// Handler serves requests on the event loop, for proxies and embedders that
+// must never block it. ServeH2 is called on the loop when a request's
+// headers arrive; it must not block. It may answer at once with
+// Stream.Respond, register Stream.OnData to receive the body, or keep st
+// and answer later from any goroutine through Stream.Do.
+type Handler interface {
+	ServeH2(st *Stream)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(st *Stream)
+
+// ServeH2 calls f(st).
+func (f HandlerFunc) ServeH2(st *Stream) { f(st) }
+
+// Stream is one request and its response under the non-blocking API. Its
+// methods must be called on the event loop (in ServeH2, an OnData callback,
+// or a function passed to Do), except Do itself.
+type Stream struct {
+	// Method, Scheme, Authority and Path are the request's pseudo-header
+	// fields.
+	Method, Scheme, Authority, Path string
+
+	// Header holds the request's regular header fields, copied.
+	Header http.Header
+
+	// ContentLength is the request's content-length, or -1 if absent.
+	ContentLength int64
+
+	c      *conn
+	id     h2sm.StreamID
+	onData func(p []byte, end bool)
+	reqEnd bool   // the client sent END_STREAM
+	body   []byte // response body not yet taken by the core
+	sent   bool   // response headers sent
+	done   bool   // response complete, reset, or connection gone
+
+	discarded int // request body received after the response completed
+}
+
+// maxDiscard is how much request body is discarded after a complete
+// response before the stream is reset.
+const maxDiscard = 64 << 10
+
+// asyncConn holds the streams of one connection under the Handler API.
+type asyncConn struct {
+	c       *conn
+	streams map[h2sm.StreamID]*Stream
+}
+
+// dispatch handles one core event on the loop.
+func (a *asyncConn) dispatch(now time.Time, ev h2sm.Event) {
+	core := a.c.core
+	switch ev.Kind {
+	case h2sm.EventRequest:
+		hdr := make(http.Header, len(ev.Fields))
+		for _, f := range ev.Fields {
+			k := http.CanonicalHeaderKey(f.Name)
+			hdr[k] = append(hdr[k], f.Value)
+		}
+		st := &Stream{
+			Method: ev.Method, Scheme: ev.Scheme, Authority: ev.Authority, Path: ev.Path,
+			Header: hdr, ContentLength: ev.ContentLength,
+			c: a.c, id: ev.Stream, reqEnd: ev.EndStream,
+		}
+		a.streams[ev.Stream] = st
+		a.c.srv.AsyncHandler.ServeH2(st)
+		a.maybeForget(st)
+	case h2sm.EventData:
+		st := a.streams[ev.Stream]
+		if len(ev.Data) > 0 {
+			core.Consumed(now, ev.Stream, len(ev.Data))
+		}
+		if st == nil {
+			return
+		}
+		st.reqEnd = ev.EndStream
+		if st.onData != nil && !st.done {
+			st.onData(ev.Data, ev.EndStream)
+		} else if st.done && !st.reqEnd {
+			st.discarded += len(ev.Data)
+			if st.discarded > maxDiscard {
+				// RFC 9113 §8.1: after a complete response, ask the client to
+				// stop sending the request with RST_STREAM NO_ERROR.
+				core.ResetStream(now, st.id, h2sm.ErrCodeNo)
+				st.reqEnd = true
+			}
+		}
+		a.maybeForget(st)
+	case h2sm.EventTrailers:
+		if st := a.streams[ev.Stream]; st != nil {
+			st.reqEnd = true
+			if st.onData != nil && !st.done {
+				st.onData(nil, true)
+			}
+			a.maybeForget(st)
+		}
+	case h2sm.EventStreamWritable:
+		if st := a.streams[ev.Stream]; st != nil {
+			st.pump(now)
+			a.maybeForget(st)
+		}
+	case h2sm.EventStreamReset:
+		if st := a.streams[ev.Stream]; st != nil {
+			st.done = true
+			delete(a.streams, ev.Stream)
+		}
+	case h2sm.EventConnClosed:
+		for id, st := range a.streams {
+			st.done = true
+			delete(a.streams, id)
+		}
+	case h2sm.EventGoAwayReceived:
+	default:
+		a.c.srv.logger().Error("loop: unknown event kind", "kind", ev.Kind)
+	}
+}
+
+// maybeForget drops a stream whose request and response are both complete.
+func (a *asyncConn) maybeForget(st *Stream) {
+	if st.done && st.reqEnd {
+		delete(a.streams, st.id)
+	}
+}
+
+// OnData registers f to receive the request body: p is valid only during
+// the call; end is true with the last part. Without OnData the body is
+// discarded. Flow-control credit returns to the client after each call.
+func (st *Stream) OnData(f func(p []byte, end bool)) { st.onData = f }
+
+// Respond sends the response: status, header and body, complete. body is
+// retained until sent and must not be modified. It returns
+// h2sm.ErrStreamClosed if the stream was reset or already answered.
+func (st *Stream) Respond(status int, header http.Header, body []byte) error {
+	if st.done || st.sent {
+		return h2sm.ErrStreamClosed
+	}
+	now := time.Now()
+	fields := make([]h2sm.HeaderField, 0, 2+len(header))
+	fields = append(fields, h2sm.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
+	for k, vs := range header {
+		name := lowerKey(k)
+		for _, v := range vs {
+			fields = append(fields, h2sm.HeaderField{Name: name, Value: v})
+		}
+	}
+	if header.Get("Content-Length") == "" && status >= 200 && status != 204 && status != 304 {
+		fields = append(fields, h2sm.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
+	}
+	noBody := st.Method == "HEAD" || status == 204 || status == 304
+	if noBody {
+		body = nil
+	}
+	st.sent = true
+	if err := st.c.core.WriteHeaders(now, st.id, fields, len(body) == 0); err != nil {
+		st.done = true
+		return err
+	}
+	st.body = body
+	if len(body) == 0 {
+		st.finish(now)
+		return nil
+	}
+	st.pump(now)
+	return nil
+}
+
+// pump offers the rest of the body to the core.
+func (st *Stream) pump(now time.Time) {
+	if st.done || !st.sent {
+		return
+	}
+	n, err := st.c.core.WriteData(now, st.id, st.body, true)
+	st.body = st.body[n:]
+	if err != nil {
+		st.done = true
+		return
+	}
+	if len(st.body) == 0 {
+		st.body = nil
+		st.finish(now)
+	}
+}
+
+// finish marks the response complete; a request body still arriving is
+// discarded, its credit returned, and the stream reset only if much more
+// arrives (as the bridge does for http.Handlers).
+func (st *Stream) finish(time.Time) { st.done = true }
+
+// Reset abandons the stream with RST_STREAM CANCEL.
+func (st *Stream) Reset() {
+	if st.done {
+		return
+	}
+	st.done = true
+	st.reqEnd = true
+	st.c.core.ResetStream(time.Now(), st.id, h2sm.ErrCodeCancel)
+	if st.c.async != nil {
+		delete(st.c.async.streams, st.id)
+	}
+}
+
+// Do runs f on the stream's event loop; it may be called from any goroutine
+// and never blocks. It is how a handler answers later. If the connection is
+// gone, f still runs, and Respond returns an error.
+func (st *Stream) Do(f func()) {
+	st.c.do(func(*h2sm.Conn, time.Time) {
+		f()
+		if a := st.c.async; a != nil {
+			a.maybeForget(st)
+		}
+	})
+}
+
+// lowerKey returns the HTTP/2 (lowercase) name of a header key.
+func lowerKey(k string) string {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(k)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return k
+}
