@@ -209,15 +209,14 @@ func (c *Conn) onPriority(h frameHeader, p []byte) error {
 	// §6.4: "RST_STREAM frames MUST NOT be sent for a stream in the "idle"
 	// state", so a stream error on an idle stream becomes a connection error.
 	idle := h.stream > c.streams.maxClientID || h.stream%2 == 0
-	closed := !idle && c.streams.get(h.stream) == nil
+	resetByUs := !idle && c.streams.get(h.stream) == nil && c.streams.wasReset(h.stream)
 	fail := func(code ErrCode, reason string) error {
 		switch {
 		case idle:
 			return connErr(code, reason)
-		case closed:
-			// A closed stream needs no RST_STREAM (§5.4.2: "an endpoint
-			// MUST NOT send a RST_STREAM in response to a RST_STREAM frame",
-			// and we may have reset it already): the frame is ignored.
+		case resetByUs:
+			// §5.4.2: an endpoint "SHOULD NOT send more than one RST_STREAM
+			// frame for any stream": the frame is ignored.
 			return nil
 		}
 		return streamErr(h.stream, code, reason)

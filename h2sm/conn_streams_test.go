@@ -328,9 +328,11 @@ func TestConnStreamsPriorityFrameErrors(t *testing.T) {
 		tc.Respond(1, 204, true)
 		tc.WantFrame("response", memory.Headers{Stream: 1, EndStream: true})
 		tc.WriteRawFrame(http2.FramePriority, 0, 1, make([]byte, 4))
-		// §5.1 closed: "An endpoint MUST NOT send frames other than PRIORITY
-		// on a closed stream", so the stream error is not answered.
-		tc.WantIdle("no RST_STREAM on a closed stream, no event")
+		// §6.3: a stream error FRAME_SIZE_ERROR, answered with RST_STREAM on
+		// the closed stream (h2spec 6.3/2 sends it after END_STREAM, so a
+		// fast response closes the stream first).
+		tc.WantFrame("stream error on a closed stream", memory.RSTStream{Stream: 1, Code: h2sm.ErrCodeFrameSize})
+		tc.WantIdle("no event: the application is done with the stream")
 		scWantUsable(t, tc, 3)
 	})
 	t.Run("stream 0", func(t *testing.T) {
