@@ -264,7 +264,10 @@ func (c *Conn) fillData() {
 	for c.pendingOut() < limit && s.sendHead < len(s.sendQueue) {
 		st := s.sendQueue[s.sendHead]
 		if st.state != stateClosed && len(st.sendBuf) > st.sendHead && c.outflow.avail <= 0 {
-			break // connection window closed: everyone waits
+			// The connection window is closed: body waits, but END_STREAM
+			// alone and trailers need no window and must not wait behind it.
+			c.frameWindowless()
+			break
 		}
 		s.sendQueue[s.sendHead] = nil
 		s.sendHead++
@@ -288,6 +291,37 @@ func (c *Conn) fillData() {
 		s.sendQueue, s.sendHead = s.sendQueue[:n], 0
 	}
 	c.maybeFinishDrain()
+}
+
+// frameWindowless frames, for every queued stream with no body left, its
+// END_STREAM or trailers, and keeps the streams that wait for window in
+// their order.
+func (c *Conn) frameWindowless() {
+	s := &c.streams
+	kept := s.sendQueue[:s.sendHead]
+	var done []*stream
+	for _, st := range s.sendQueue[s.sendHead:] {
+		if st.state != stateClosed && len(st.sendBuf) > st.sendHead {
+			kept = append(kept, st)
+			continue
+		}
+		done = append(done, st)
+	}
+	clear(s.sendQueue[len(kept):])
+	s.sendQueue = kept
+	for _, st := range done {
+		st.inSendQueue = false
+		if st.state == stateClosed {
+			s.recycle(st, int(c.cfg.MaxConcurrentStreams))
+			continue
+		}
+		c.frameData(st)
+		if st.state == stateClosed {
+			c.closeStream(st)
+			continue
+		}
+		c.schedule(st)
+	}
 }
 
 // frameData frames one DATA frame (and the trailers after the last one) for st.
