@@ -131,3 +131,26 @@ func TestConnStreamStall(t *testing.T) {
 		t.Errorf("after the reset: %d active streams, %d buffered bytes", s.ActiveStreams, s.BufferedSendBytes)
 	}
 }
+
+// TestConnPriorityErrorAfterClientReset: a malformed PRIORITY on a stream
+// the client reset draws nothing (§5.4.2: no RST_STREAM in response to a
+// RST_STREAM), while on a stream closed by END_STREAM both ways it draws
+// RST_STREAM FRAME_SIZE_ERROR (h2spec 6.3/2).
+func TestConnPriorityErrorAfterClientReset(t *testing.T) {
+	tc := memory.NewPeer(t)
+	tc.Handshake()
+	tc.WriteHeaders(1, memory.POST("/"))
+	tc.WantEvent("request", h2sm.Event{Kind: h2sm.EventRequest, Stream: 1})
+	tc.WriteRSTStream(1, h2sm.ErrCodeCancel)
+	tc.WantEvent("reset", h2sm.Event{Kind: h2sm.EventStreamReset, Stream: 1,
+		Err: &h2sm.StreamError{Code: h2sm.ErrCodeCancel, Remote: true}})
+	tc.WriteRawFrame(http2.FramePriority, 0, 1, make([]byte, 4))
+	tc.WantIdle("no RST_STREAM after the client's")
+
+	tc.WriteHeaders(3, memory.GET("/"), memory.EndStream)
+	tc.WantEvent("request", h2sm.Event{Kind: h2sm.EventRequest, Stream: 3, EndStream: true})
+	tc.Respond(3, 204, true)
+	tc.WantHeaders("response", 3, true)
+	tc.WriteRawFrame(http2.FramePriority, 0, 3, make([]byte, 4))
+	tc.WantRSTStream("stream error on a stream closed normally", 3, h2sm.ErrCodeFrameSize)
+}

@@ -209,14 +209,16 @@ func (c *Conn) onPriority(h frameHeader, p []byte) error {
 	// §6.4: "RST_STREAM frames MUST NOT be sent for a stream in the "idle"
 	// state", so a stream error on an idle stream becomes a connection error.
 	idle := h.stream > c.streams.maxClientID || h.stream%2 == 0
-	resetByUs := !idle && c.streams.get(h.stream) == nil && c.streams.wasReset(h.stream)
+	reset := !idle && c.streams.get(h.stream) == nil &&
+		(c.streams.wasReset(h.stream) || c.streams.wasPeerReset(h.stream))
 	fail := func(code ErrCode, reason string) error {
 		switch {
 		case idle:
 			return connErr(code, reason)
-		case resetByUs:
+		case reset:
 			// §5.4.2: an endpoint "SHOULD NOT send more than one RST_STREAM
-			// frame for any stream": the frame is ignored.
+			// frame for any stream" and "MUST NOT send a RST_STREAM in
+			// response to a RST_STREAM frame": the frame is ignored.
 			return nil
 		}
 		return streamErr(h.stream, code, reason)
@@ -259,6 +261,7 @@ func (c *Conn) onRSTStream(h frameHeader, p []byte) error {
 		return err
 	}
 	st.transition(inRecvRST)
+	c.streams.markPeerReset(h.stream)
 	c.stats.StreamsResetRemote++
 	if st.delivered {
 		code := ErrCode(binary.BigEndian.Uint32(p))

@@ -55,7 +55,7 @@ const idWindow = 1024
 // ignored: RFC 9113 §5.1, "An endpoint MUST minimally process and then
 // discard any frames it receives in this state").
 type idMarks struct {
-	opened, reset [idWindow / 2 / 64]uint64
+	opened, reset, peerReset [idWindow / 2 / 64]uint64
 }
 
 func markSlot(id StreamID) (word int, bit uint64) {
@@ -75,6 +75,7 @@ func (m *idMarks) advance(from, to StreamID) {
 			w, b := markSlot(id)
 			m.opened[w] &^= b
 			m.reset[w] &^= b
+			m.peerReset[w] &^= b
 		}
 	}
 }
@@ -171,6 +172,20 @@ func (s *streamsState) markReset(id StreamID) {
 func (s *streamsState) wasReset(id StreamID) bool {
 	w, b := markSlot(id)
 	return s.inWindow(id) && s.marks.reset[w]&b != 0
+}
+
+// markPeerReset records that the client reset stream id.
+func (s *streamsState) markPeerReset(id StreamID) {
+	if s.inWindow(id) {
+		w, b := markSlot(id)
+		s.marks.peerReset[w] |= b
+	}
+}
+
+// wasPeerReset reports whether the client reset stream id recently.
+func (s *streamsState) wasPeerReset(id StreamID) bool {
+	w, b := markSlot(id)
+	return s.inWindow(id) && s.marks.peerReset[w]&b != 0
 }
 
 // wasOpened reports whether stream id was opened recently (and is closed

@@ -40,8 +40,8 @@ type conn struct {
 }
 
 // newConn creates the core for nc. It does not start any goroutine.
-func (s *Server) newConn(ctx context.Context, nc net.Conn, cfg bridge.Config) (*conn, error) {
-	core, err := h2sm.NewConn(time.Now(), s.coreConfig())
+func (s *Server) newConn(ctx context.Context, nc net.Conn, cfg bridge.Config, start time.Time) (*conn, error) {
+	core, err := h2sm.NewConn(start, s.coreConfig())
 	if err != nil {
 		return nil, err
 	}

@@ -222,6 +222,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
 // handle serves one accepted connection: TLS handshake and ALPN, or the
 // cleartext preface check, then HTTP/2 or the HTTP/1.1 fallback.
 func (s *Server) handle(ctx context.Context, nc net.Conn) {
+	start := time.Now() // the core's handshake timer counts from here
 	var state *tls.ConnectionState
 	if tc, ok := nc.(*tls.Conn); ok {
 		to := s.TLSHandshakeTimeout
@@ -237,12 +238,13 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		}
 		cs := tc.ConnectionState()
 		state = &cs
+		start = time.Now() // TLS had its own timeout
 		if cs.NegotiatedProtocol != "h2" {
 			s.serveHTTP1(nc)
 			return
 		}
 	} else {
-		head, proto := s.sniff(nc)
+		head, proto := s.sniff(nc, start)
 		switch proto {
 		case protoHTTP1:
 			s.serveHTTP1(&peekedConn{Conn: nc, buf: head})
@@ -266,7 +268,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	if cfg.MaxHandlers == 0 {
 		cfg.MaxHandlers = h2sm.DefaultMaxConcurrentStreams
 	}
-	c, err := s.newConn(ctx, nc, cfg)
+	c, err := s.newConn(ctx, nc, cfg, start)
 	if err != nil {
 		s.logger().Error("netconn: bad config", "err", err)
 		nc.Close()
@@ -317,12 +319,18 @@ const (
 // sniff reads a cleartext connection's first bytes: the 24-byte HTTP/2
 // preface, or a first line that ends in HTTP/1.0 or HTTP/1.1. It returns
 // what it read, to be replayed.
-func (s *Server) sniff(nc net.Conn) ([]byte, int) {
-	to := s.TLSHandshakeTimeout
-	if to == 0 {
-		to = 10 * time.Second
+func (s *Server) sniff(nc net.Conn, start time.Time) ([]byte, int) {
+	// The preface is part of the HTTP/2 handshake: Config.HandshakeTimeout
+	// bounds it, as the core would (the core is created after the sniff,
+	// with its clock started at start).
+	to := s.Config.HandshakeTimeout
+	switch {
+	case to == 0:
+		to = h2sm.DefaultHandshakeTimeout
+	case to < 0:
+		to = 10 * time.Second // the core's timer is off; still bound the sniff
 	}
-	nc.SetReadDeadline(time.Now().Add(to))
+	nc.SetReadDeadline(start.Add(to))
 	defer nc.SetReadDeadline(time.Time{})
 	buf := make([]byte, 0, 512)
 	for len(buf) < maxSniff {
