@@ -254,6 +254,8 @@ func (cfg Config) normalized() (Config, error) {
 		return cfg, fmt.Errorf("%w: InitialWindowSize %d > 2^31-1", ErrInvalidConfig, cfg.InitialWindowSize)
 	case cfg.ConnWindowSize > maxWindow:
 		return cfg, fmt.Errorf("%w: ConnWindowSize %d > 2^31-1", ErrInvalidConfig, cfg.ConnWindowSize)
+	case cfg.MaxHeaderListSize > 1<<30:
+		return cfg, fmt.Errorf("%w: MaxHeaderListSize %d > 2^30", ErrInvalidConfig, cfg.MaxHeaderListSize)
 	case cfg.MaxFrameSize < minMaxFrameSize || cfg.MaxFrameSize > maxMaxFrameSize:
 		return cfg, fmt.Errorf("%w: MaxFrameSize %d outside [16384, 2^24-1]", ErrInvalidConfig, cfg.MaxFrameSize)
 	case cfg.MaxHeaderFields < 0 || cfg.StreamSendBuffer < 0 || cfg.OutputHighWater < 0 ||

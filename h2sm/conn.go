@@ -237,6 +237,11 @@ func (c *Conn) onTimer(k timerKind) {
 	case timerDrain:
 		c.connError(connErr(ErrCodeNo, "drain timeout"))
 	case timerIdle:
+		if c.hb.active {
+			// A request is arriving: not idle. Look again later.
+			c.timers.setAfter(timerIdle, c.now, c.cfg.IdleTimeout)
+			return
+		}
 		if c.phase == PhaseOpen && c.streams.active == 0 {
 			c.stats.countError("idle timeout")
 			c.goAwaySend(c.streams.maxClientID, ErrCodeNo, "")

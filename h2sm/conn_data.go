@@ -29,10 +29,12 @@ func (c *Conn) onData(h frameHeader, p []byte) error {
 		case h.stream > c.streams.maxClientID || h.stream%2 == 0:
 			// §5.1 idle: only HEADERS or PRIORITY may be received.
 			return connErr(ErrCodeProtocol, "DATA on an idle stream (§5.1)")
-		case c.streams.wasReset(h.stream), c.goAway.ignored(h.stream):
+		case c.streams.wasReset(h.stream), c.goAway.ignored(h.stream), !c.streams.inWindow(h.stream):
 			// §5.1 closed: after we sent RST_STREAM, frames the peer had
 			// already sent are discarded, their DATA still counting toward the
-			// connection window (credited above).
+			// connection window (credited above). For a stream older than the
+			// id window we no longer know whether we reset it, so its frames
+			// are discarded too rather than taken as an error.
 			return nil
 		default:
 			// §5.1 closed: "An endpoint MAY treat receipt of any other type of

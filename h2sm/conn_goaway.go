@@ -13,7 +13,11 @@ type goAwayState struct {
 	final  bool     // the GOAWAY with the real last stream id is sent: draining
 
 	stallMark uint64 // BytesOut when the write-stall timer was armed
+	received  bool   // the peer sent GOAWAY
 }
+
+// maxGoAwayDebug bounds the debug data of a received GOAWAY kept in its event.
+const maxGoAwayDebug = 256
 
 // ignored reports whether id is above the last stream id of a GOAWAY we
 // sent: RFC 9113 §6.8, "the sender will ignore frames sent on streams
@@ -140,8 +144,18 @@ func (c *Conn) onGoAway(h frameHeader, p []byte) error {
 	if h.stream != 0 {
 		return connErr(ErrCodeProtocol, "GOAWAY on a stream (§6.8)")
 	}
+	if c.goAway.received {
+		if err := c.chargeGlitch(); err != nil {
+			return err
+		}
+	}
+	c.goAway.received = true
 	last := StreamID(binary.BigEndian.Uint32(p) & (1<<31 - 1))
-	err := &ConnError{Code: ErrCode(binary.BigEndian.Uint32(p[4:])), Reason: string(p[8:]), Remote: true}
+	debug := p[8:]
+	if len(debug) > maxGoAwayDebug {
+		debug = debug[:maxGoAwayDebug] // the event holds a bounded copy
+	}
+	err := &ConnError{Code: ErrCode(binary.BigEndian.Uint32(p[4:])), Reason: string(debug), Remote: true}
 	c.pushEvent(Event{Kind: EventGoAwayReceived, Stream: last, Err: err})
 	if err.Code != ErrCodeNo {
 		c.closeNow(err)

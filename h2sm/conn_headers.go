@@ -101,8 +101,10 @@ func (c *Conn) onHeaders(h frameHeader, p []byte) error {
 		return connErr(ErrCodeProtocol, "client stream id is even (§5.1.1)")
 	} else if h.stream <= c.streams.maxClientID {
 		switch {
-		case c.streams.wasReset(h.stream) || c.goAway.ignored(h.stream):
-			hb.mode = blockDiscard // sent before the peer saw our RST_STREAM (§5.1)
+		case c.streams.wasReset(h.stream) || c.goAway.ignored(h.stream) || !c.streams.inWindow(h.stream):
+			// Sent before the peer saw our RST_STREAM (§5.1), or on a stream
+			// too old for the id window to tell: decoded and discarded.
+			hb.mode = blockDiscard
 		case c.streams.wasOpened(h.stream):
 			// §5.1 closed: a frame on a closed stream MAY be "a connection
 			// error ... of type STREAM_CLOSED".

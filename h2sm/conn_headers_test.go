@@ -458,7 +458,7 @@ var scMalformedRequests = []scMatrixRow{
 	{name: "content-length 0x5", fields: scBase(scField("content-length", "0x5")), noEnd: true},
 	{name: "content-length empty", fields: scBase(scField("content-length", "")), noEnd: true},
 	{name: "content-length abc", fields: scBase(scField("content-length", "abc")), noEnd: true},
-	{name: "content-length 19 digits", fields: scBase(scField("content-length", "1234567890123456789")), noEnd: true},
+	{name: "content-length above 2^63-1", fields: scBase(scField("content-length", "9223372036854775808")), noEnd: true},
 	{name: "content-length repeated", fields: scBase(scField("content-length", "5"), scField("content-length", "5")), noEnd: true},
 	{name: "content-length with END_STREAM on HEADERS", fields: scBase(scField("content-length", "10"))},
 }

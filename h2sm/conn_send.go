@@ -362,7 +362,7 @@ func (c *Conn) frameData(st *stream) {
 		st.trailers, st.sendEnd = nil, false
 		st.transition(inSendEnd)
 	}
-	if st.wantWrite && 2*(len(st.sendBuf)-st.sendHead) <= c.cfg.StreamSendBuffer {
+	if st.wantWrite && st.state != stateClosed && 2*(len(st.sendBuf)-st.sendHead) <= c.cfg.StreamSendBuffer {
 		st.wantWrite = false
 		c.pushEvent(Event{Kind: EventStreamWritable, Stream: st.id})
 	}

@@ -938,7 +938,7 @@ func TestConnTrailersAfterResetStream(t *testing.T) {
 // a fuzz target: go test replays the committed crashers there only for a
 // target of that name, so a misnamed directory would silently not run.
 func TestFuzzCorpusFiles(t *testing.T) {
-	targets := map[string]bool{"FuzzFrameParse": true, "FuzzHPACKDecode": true, "FuzzConnReceive": true, "FuzzConnOps": true}
+	targets := map[string]bool{"FuzzFrameParse": true, "FuzzHPACKDecode": true, "FuzzConnReceive": true, "FuzzConnOps": true, "FuzzHeaderValidation": true}
 	dirs, err := os.ReadDir(filepath.Join("testdata", "fuzz"))
 	if errors.Is(err, os.ErrNotExist) {
 		return

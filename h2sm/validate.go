@@ -107,17 +107,23 @@ func connectionSpecific(name string) bool {
 }
 
 // parseContentLength parses a content-length value strictly: one or more
-// digits, nothing else (RFC 9110 §8.6), at most 18 digits so it fits int64.
+// digits, nothing else (RFC 9110 §8.6); a value that does not fit int64 is
+// refused.
 func parseContentLength(s string) (int64, bool) {
-	if s == "" || len(s) > 18 {
+	if s == "" {
 		return 0, false
 	}
+	const maxInt64 = 1<<63 - 1
 	var n int64
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return 0, false
 		}
-		n = n*10 + int64(s[i]-'0')
+		d := int64(s[i] - '0')
+		if n > (maxInt64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
 	}
 	return n, true
 }

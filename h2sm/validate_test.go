@@ -165,7 +165,10 @@ func TestParseContentLength(t *testing.T) {
 		{"5", 5, true},
 		{"007", 7, true}, // 1*DIGIT (RFC 9110 §8.6) allows leading zeros
 		{"123456789012345678", 123456789012345678, true},
-		{"1234567890123456789", 0, false}, // 19 digits: refused rather than risk int64 overflow
+		{"1234567890123456789", 1234567890123456789, true},
+		{"9223372036854775807", 1<<63 - 1, true},
+		{"9223372036854775808", 0, false}, // does not fit int64
+		{"0000000000000000000000007", 7, true},
 		{"", 0, false},
 		{"+5", 0, false},
 		{"-1", 0, false},
