@@ -109,7 +109,9 @@ func (d *Driver) checkSendLiveness() {
 		case pending == 0 && r.appEnded && !r.appTrailers && !r.srvEnded:
 			d.fail(PropSendLiveness, "stream %d: END_STREAM was not sent after the body", r.id)
 		}
-		if r.wantWritable && 2*pending <= d.cfg.StreamSendBuffer {
+		// Once the application ended its side (END_STREAM or trailers), no
+		// event follows for the stream, EventStreamWritable included.
+		if r.wantWritable && !r.appEnded && !r.appTrailers && 2*pending <= d.cfg.StreamSendBuffer {
 			d.fail(PropSendLiveness, "stream %d: no EventStreamWritable although only %d bytes are buffered", r.id, pending)
 		}
 	}
