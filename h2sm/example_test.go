@@ -97,3 +97,38 @@ func ExampleConn() {
 	//   next deadline in 3m0s
 	// phase: Open
 }
+
+// ExampleConn_Shutdown shows a graceful shutdown: a first GOAWAY with the
+// largest stream id and a PING, then, when the PING is acknowledged, the
+// GOAWAY with the last stream processed; with no stream open the connection
+// closes.
+func ExampleConn_Shutdown() {
+	now := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	c, _ := h2sm.NewConn(now, h2sm.Config{})
+	var in bytes.Buffer
+	in.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&in, nil)
+	fr.WriteSettings()
+	fr.WriteSettingsAck()
+	c.Receive(now, in.Bytes())
+	c.AppendOutgoing(nil) // the server's SETTINGS and ACK, not shown
+
+	c.Shutdown(now)
+	fmt.Println("after Shutdown:", c.Phase())
+	printFrames(c.AppendOutgoing(nil))
+
+	in.Reset()
+	fr.WritePing(true, [8]byte{0, 0, 0, 0, 0, 0, 0, 1}) // the client answers the PING
+	c.Receive(now.Add(20*time.Millisecond), in.Bytes())
+	fmt.Println("after the PING ACK:", c.Phase())
+	printFrames(c.AppendOutgoing(nil))
+	ev, _ := c.NextEvent()
+	fmt.Println("event", ev.Kind, ev.Err)
+	// Output:
+	// after Shutdown: GoAway
+	//   -> GOAWAY stream=0 len=8
+	//   -> PING stream=0 len=8
+	// after the PING ACK: Closed
+	//   -> GOAWAY stream=0 len=8
+	// event ConnClosed <nil>
+}
