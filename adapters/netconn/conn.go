@@ -10,8 +10,12 @@ import (
 	"github.com/h2sm/h2sm/h2sm"
 )
 
-// readBufferSize is the size of each connection's read buffer.
-const readBufferSize = 16 << 10
+// A connection's read buffer starts small, since an idle connection holds it
+// while blocked in Read, and doubles whenever a read fills it, up to the max.
+const (
+	minReadBuffer = 4 << 10
+	maxReadBuffer = 64 << 10
+)
 
 // closeLinger bounds the time spent flushing the last frames and draining
 // the peer's after the core closed.
@@ -84,9 +88,10 @@ func (c *conn) serve() {
 
 // readLoop feeds the core until the socket fails or the core closes.
 func (c *conn) readLoop() {
-	buf := make([]byte, readBufferSize)
+	buf := make([]byte, minReadBuffer)
 	for {
 		n, err := c.nc.Read(buf)
+		full := n == len(buf)
 		c.mu.Lock()
 		p := buf[:n]
 		for len(p) > 0 && !c.core.Closed() && !c.done {
@@ -112,6 +117,9 @@ func (c *conn) readLoop() {
 		case closed:
 			c.linger(buf)
 			return
+		}
+		if full && len(buf) < maxReadBuffer {
+			buf = make([]byte, 2*len(buf)) // the peer sends fast: read more at once
 		}
 	}
 }
