@@ -127,6 +127,11 @@ func (c *conn) leave() {
 
 // onTraffic runs for received bytes and for Wake.
 func (c *conn) onTraffic() {
+	if c.gone {
+		// A Wake that gnet delivers after OnClose: the loop is done with the
+		// core, which handler goroutines now use under mu (detached).
+		return
+	}
 	c.enter()
 	defer c.leave()
 	now := time.Now()
