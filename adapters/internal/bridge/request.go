@@ -131,8 +131,10 @@ func (st *stream) abort(err error) {
 		st.err = err
 	}
 	st.mu.Unlock()
-	st.body.fail(err)
+	// The context first: a handler woken by the failed body read must find
+	// its context already cancelled.
 	st.cancel(err)
+	st.body.fail(err)
 	st.wake()
 }
 
