@@ -255,15 +255,7 @@ func (s *Server) Close() error {
 
 // coreConfig is the core's configuration for each connection.
 func (s *Server) coreConfig() h2sm.Config {
-	cfg := s.Config
-	cfg.ManualFlowControl = true
-	if s.MaxConcurrentStreams != 0 {
-		cfg.MaxConcurrentStreams = s.MaxConcurrentStreams
-	}
-	if s.IdleTimeout != 0 {
-		cfg.IdleTimeout = s.IdleTimeout
-	}
-	return cfg
+	return bridge.CoreConfig(s.Config, s.MaxConcurrentStreams, s.IdleTimeout)
 }
 
 func (s *Server) logger() *slog.Logger {

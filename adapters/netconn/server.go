@@ -80,15 +80,7 @@ var ErrServerClosed = http.ErrServerClosed
 
 // coreConfig is the core's configuration for each connection.
 func (s *Server) coreConfig() h2sm.Config {
-	cfg := s.Config
-	cfg.ManualFlowControl = true
-	if s.MaxConcurrentStreams != 0 {
-		cfg.MaxConcurrentStreams = s.MaxConcurrentStreams
-	}
-	if s.IdleTimeout != 0 {
-		cfg.IdleTimeout = s.IdleTimeout
-	}
-	return cfg
+	return bridge.CoreConfig(s.Config, s.MaxConcurrentStreams, s.IdleTimeout)
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -264,9 +256,6 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		LocalAddr:   nc.LocalAddr().String(),
 		TLS:         state,
 		Logger:      s.logger(),
-	}
-	if cfg.MaxHandlers == 0 {
-		cfg.MaxHandlers = h2sm.DefaultMaxConcurrentStreams
 	}
 	c, err := s.newConn(ctx, nc, cfg, start)
 	if err != nil {

@@ -23,7 +23,7 @@ type Driver interface {
 // Config is what a connection's bridge needs from its server.
 type Config struct {
 	Handler       http.Handler // nil means http.DefaultServeMux
-	MaxHandlers   int          // handlers running at once; 0 means 100
+	MaxHandlers   int          // handlers running at once; 0 means h2sm.DefaultMaxConcurrentStreams
 	MaxQueued     int          // requests waiting for a handler slot; 0 means 4 × MaxHandlers
 	RemoteAddr    string
 	LocalAddr     string
@@ -63,7 +63,7 @@ func NewConn(drv Driver, cfg Config) *Conn {
 		cfg.Handler = http.DefaultServeMux
 	}
 	if cfg.MaxHandlers <= 0 {
-		cfg.MaxHandlers = 100
+		cfg.MaxHandlers = h2sm.DefaultMaxConcurrentStreams
 	}
 	if cfg.MaxQueued <= 0 {
 		cfg.MaxQueued = 4 * cfg.MaxHandlers
@@ -231,4 +231,19 @@ func (b *Conn) forget(st *stream) {
 	if b.streams[st.id] == st {
 		delete(b.streams, st.id)
 	}
+}
+
+// CoreConfig is the core configuration an adapter serving http.Handlers
+// uses for each connection: base with manual flow control (the client is
+// paced by how fast handlers read), and the server's MaxConcurrentStreams
+// and IdleTimeout when they are set.
+func CoreConfig(base h2sm.Config, maxStreams uint32, idle time.Duration) h2sm.Config {
+	base.ManualFlowControl = true
+	if maxStreams != 0 {
+		base.MaxConcurrentStreams = maxStreams
+	}
+	if idle != 0 {
+		base.IdleTimeout = idle
+	}
+	return base
 }
