@@ -146,6 +146,13 @@ type Config struct {
 	// WriteStallTimeout closes the connection when output is pending and the
 	// driver has taken none of it for that long. If zero, 30s is used.
 	WriteStallTimeout time.Duration
+
+	// Buffers, if set, lends the Conn the buffers it frames output and
+	// encodes header blocks in, and takes them back as soon as they are
+	// empty: once the driver took all output, an idle connection holds no
+	// output buffer. Drivers that serve many connections share one pool
+	// (see BufferPool). If nil, the Conn keeps its own buffers.
+	Buffers BufferPool
 }
 
 // Limits used where a Config field is zero.

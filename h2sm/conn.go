@@ -38,13 +38,15 @@ func (p Phase) String() string {
 // the package documentation for the contract. A Conn is not safe for
 // concurrent use.
 type Conn struct {
-	cfg   Config
-	phase Phase
-	now   time.Time // the latest time an input carried; never decreases
+	cfg        Config
+	phase      Phase
+	prefaceN   uint8     // bytes of the client preface matched so far (of 24)
+	closedSent bool      // EventConnClosed queued
+	epoch      time.Time // the now given to NewConn: instants count from it
+	now        instant   // the latest time an input carried; never decreases
 
 	// Input framing.
-	prefaceN int    // bytes of the client preface matched so far
-	inbuf    []byte // a frame split across Receive calls (≤ 9 + MaxFrameSize)
+	inbuf []byte // a frame split across Receive calls (≤ 9 + MaxFrameSize)
 
 	// Output: framed bytes not yet taken by the driver are out[outHead:].
 	out        []byte
@@ -58,14 +60,13 @@ type Conn struct {
 	evHead     int
 	fieldArena []HeaderField
 	dataArena  []byte
-	closedSent bool // EventConnClosed queued
 
 	// HPACK, one decoder and one encoder for the connection's life.
 	dec    *hpack.Decoder
 	enc    *hpack.Encoder
 	encBuf hbuf
 
-	hb       headerBlockState // the header block being received
+	hb       *headerBlockState // the header block being received; nil before the first
 	settings settingsState
 	streams  streamsState
 	inflow   inflow  // connection receive window
@@ -74,7 +75,7 @@ type Conn struct {
 	limits   limitsState
 	ping     pingState
 	timers   timers
-	stats    Stats
+	stats    counters
 }
 
 // NewConn returns a server connection in PhasePreface whose SETTINGS (and
@@ -86,23 +87,49 @@ func NewConn(now time.Time, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{cfg: cfg, now: now}
-	// RFC 7541 §4.2 and RFC 9113 §6.5.3: the peer's encoder starts with a
-	// 4096-byte table and changes it only by a size update in a block; our
-	// SETTINGS_HEADER_TABLE_SIZE bounds what it may choose. A larger limit
-	// applies at once, a smaller one when the peer ACKs our SETTINGS.
-	c.dec = hpack.NewDecoder(DefaultHeaderTableSize, c.onHeaderField)
-	c.dec.SetAllowedMaxDynamicTableSize(max(cfg.HeaderTableSize, DefaultHeaderTableSize))
-	c.dec.SetMaxStringLength(int(2 * cfg.MaxHeaderListSize))
-	c.enc = hpack.NewEncoder(&c.encBuf)
-	c.enc.SetMaxDynamicTableSizeLimit(cfg.MaxEncoderTableSize)
+	c := &Conn{cfg: cfg, epoch: now}
+	// The HPACK decoder and encoder are made at the first header block each
+	// way (decoder, encoder), so a connection that never carried a request
+	// does not hold them.
 	c.streams.init()
 	c.settings.init()
 	c.inflow.init(int32(cfg.ConnWindowSize))
 	c.outflow.avail = initialWindowSize
-	c.timers.setAfter(timerHandshake, now, cfg.HandshakeTimeout)
+	c.timers.setAfter(timerHandshake, c.now, cfg.HandshakeTimeout)
+	c.lend()
 	c.settingsSendInitial(now)
 	return c, nil
+}
+
+// inBlock reports whether a header block is being received (CONTINUATION
+// expected).
+func (c *Conn) inBlock() bool { return c.hb != nil && c.hb.active }
+
+// decoder returns the HPACK decoder, made at the first header block.
+func (c *Conn) decoder() *hpack.Decoder {
+	if c.dec == nil {
+		// RFC 7541 §4.2 and RFC 9113 §6.5.3: the peer's encoder starts with a
+		// 4096-byte table and changes it only by a size update in a block; our
+		// SETTINGS_HEADER_TABLE_SIZE bounds what it may choose. A larger limit
+		// applies at once, a smaller one when the peer ACKs our SETTINGS.
+		c.dec = hpack.NewDecoder(DefaultHeaderTableSize, c.onHeaderField)
+		allowed := max(c.cfg.HeaderTableSize, DefaultHeaderTableSize)
+		if c.settings.acked {
+			allowed = c.cfg.HeaderTableSize
+		}
+		c.dec.SetAllowedMaxDynamicTableSize(allowed)
+		c.dec.SetMaxStringLength(int(2 * c.cfg.MaxHeaderListSize))
+	}
+	return c.dec
+}
+
+// encoder returns the HPACK encoder, made at the first header block sent.
+func (c *Conn) encoder() *hpack.Encoder {
+	if c.enc == nil {
+		c.enc = hpack.NewEncoder(&c.encBuf)
+		c.enc.SetMaxDynamicTableSizeLimit(c.cfg.MaxEncoderTableSize)
+	}
+	return c.enc
 }
 
 // --- (A) getters ---
@@ -156,7 +183,13 @@ func (c *Conn) Abort(now time.Time, err error) {
 
 // Deadline returns the time at which HandleTimeout must next be called, and
 // false when no timer is armed.
-func (c *Conn) Deadline() (time.Time, bool) { return c.timers.next() }
+func (c *Conn) Deadline() (time.Time, bool) {
+	at, ok := c.timers.next()
+	if !ok {
+		return time.Time{}, false
+	}
+	return c.epoch.Add(time.Duration(at)), true
+}
 
 // NextEvent returns the next event, and false when there is none.
 func (c *Conn) NextEvent() (Event, bool) {
@@ -175,15 +208,16 @@ func (c *Conn) NextEvent() (Event, bool) {
 // begin starts every input and command: time moves forward only, and the
 // event arenas are recycled once every event in them was delivered.
 func (c *Conn) begin(now time.Time) {
-	if now.After(c.now) {
-		c.now = now
+	if t := instant(now.Sub(c.epoch)); t > c.now {
+		c.now = t
 	}
+	c.lend()
 	if c.evHead == len(c.events) {
 		c.events, c.evHead = c.events[:0], 0
 		c.dataArena = c.dataArena[:0]
 		// A header block split across inputs keeps the fields decoded so far.
 		keep := 0
-		if c.hb.active {
+		if c.inBlock() {
 			keep = copy(c.fieldArena, c.fieldArena[c.hb.fieldStart:])
 			c.hb.fieldStart = 0
 		}
@@ -197,6 +231,7 @@ func (c *Conn) begin(now time.Time) {
 func (c *Conn) end() {
 	c.updateWriteStall()
 	c.maybeFinishDrain()
+	c.giveBack()
 }
 
 // pushEvent queues an event.
@@ -237,7 +272,7 @@ func (c *Conn) onTimer(k timerKind) {
 	case timerDrain:
 		c.connError(connErr(ErrCodeNo, "drain timeout"))
 	case timerIdle:
-		if c.hb.active {
+		if c.inBlock() {
 			// A request is arriving: not idle. Look again later.
 			c.timers.setAfter(timerIdle, c.now, c.cfg.IdleTimeout)
 			return

@@ -114,7 +114,7 @@ func (c *Conn) goAwayDrain() {
 
 // maybeFinishDrain closes a draining connection whose last stream ended.
 func (c *Conn) maybeFinishDrain() {
-	if c.phase == PhaseGoAway && c.goAway.final && c.streams.active == 0 && !c.hb.active {
+	if c.phase == PhaseGoAway && c.goAway.final && c.streams.active == 0 && !c.inBlock() {
 		c.closeNow(nil)
 	}
 }
@@ -189,7 +189,9 @@ func (c *Conn) closeNow(err error) {
 	}
 	c.phase = PhaseClosed
 	c.timers = timers{}
-	c.hb.active = false
+	if c.hb != nil {
+		c.hb.active = false
+	}
 	clear(c.streams.byID)
 	c.streams.active, c.streams.sendPending = 0, 0
 	clear(c.streams.sendQueue)

@@ -80,11 +80,14 @@ func (c *Conn) onHeaders(h frameHeader, p []byte) error {
 		selfDep = StreamID(binary.BigEndian.Uint32(body)&(1<<31-1)) == h.stream
 		body = body[5:]
 	}
-	c.hb = headerBlockState{
+	if c.hb == nil {
+		c.hb = new(headerBlockState) // at the first request, then reused
+	}
+	*c.hb = headerBlockState{
 		active: true, stream: h.stream, endStream: h.has(flagEndStream),
 		fieldStart: len(c.fieldArena), contentLength: -1,
 	}
-	hb := &c.hb
+	hb := c.hb
 	if st := c.streams.get(h.stream); st != nil {
 		hb.mode = blockTrailers
 		in := inRecvHeaders
@@ -138,14 +141,14 @@ func (c *Conn) onHeaders(h frameHeader, p []byte) error {
 		hb.mode, hb.reject, hb.rejectCode = blockDiscard, true, ErrCodeProtocol
 		hb.rejectWhy = "stream depends on itself (§5.3.1)"
 	}
-	c.dec.SetEmitEnabled(hb.mode != blockDiscard)
+	c.decoder().SetEmitEnabled(hb.mode != blockDiscard)
 	return c.headerFragment(body, h.has(flagEndHeaders))
 }
 
 // onContinuation handles a CONTINUATION frame (RFC 9113 §6.10). processFrame
 // has already checked that it follows a HEADERS on the same stream.
 func (c *Conn) onContinuation(h frameHeader, p []byte) error {
-	if !c.hb.active {
+	if !c.inBlock() {
 		// §6.10: a CONTINUATION not preceded by HEADERS, PUSH_PROMISE or
 		// CONTINUATION without END_HEADERS is a connection error PROTOCOL_ERROR.
 		return connErr(ErrCodeProtocol, "CONTINUATION without a header block (§6.10)")
@@ -171,12 +174,12 @@ func (c *Conn) maxContinuations() int {
 
 // headerFragment feeds one fragment to the HPACK decoder.
 func (c *Conn) headerFragment(frag []byte, endHeaders bool) error {
-	hb := &c.hb
+	hb := c.hb
 	hb.encoded += len(frag)
 	if int64(hb.encoded) > 2*int64(c.cfg.MaxHeaderListSize)+int64(c.cfg.MaxFrameSize) {
 		return connErr(ErrCodeEnhanceYourCalm, "encoded header block too large")
 	}
-	if _, err := c.dec.Write(frag); err != nil {
+	if _, err := c.decoder().Write(frag); err != nil {
 		if err == hpack.ErrStringLength {
 			return connErr(ErrCodeEnhanceYourCalm, "header field too large")
 		}
@@ -198,7 +201,7 @@ func (c *Conn) headerFragment(frag []byte, endHeaders bool) error {
 	}
 	c.timers.stop(timerHeaderBlock)
 	hb.active = false
-	if err := c.dec.Close(); err != nil {
+	if err := c.decoder().Close(); err != nil {
 		return connErr(ErrCodeCompression, "HPACK block truncated (§4.3)")
 	}
 	return c.finishBlock()
@@ -207,11 +210,11 @@ func (c *Conn) headerFragment(frag []byte, endHeaders bool) error {
 // onHeaderField is the HPACK decoder's emit function: it validates and
 // stores one field of the block in progress.
 func (c *Conn) onHeaderField(f hpack.HeaderField) {
-	hb := &c.hb
+	hb := c.hb
 	hb.size += int64(len(f.Name) + len(f.Value) + 32)
 	if hb.size > 4*int64(c.cfg.MaxHeaderListSize) {
 		hb.abuse = true
-		c.dec.SetEmitEnabled(false)
+		c.decoder().SetEmitEnabled(false)
 		return
 	}
 	if hb.oversize || hb.malformed != "" {
@@ -259,7 +262,7 @@ func (c *Conn) onHeaderField(f hpack.HeaderField) {
 
 // onPseudoField handles a pseudo-header field (§8.3).
 func (c *Conn) onPseudoField(f hpack.HeaderField) {
-	hb := &c.hb
+	hb := c.hb
 	// §8.3: "Pseudo-header fields MUST NOT appear in a trailer section" and
 	// "All pseudo-header fields MUST appear in a field block before all
 	// regular field lines".
@@ -345,7 +348,7 @@ func (hb *headerBlockState) requestProblem() string {
 
 // finishBlock acts on a complete, decoded header block.
 func (c *Conn) finishBlock() error {
-	hb := &c.hb
+	hb := c.hb
 	id := hb.stream
 	if hb.mode == blockDiscard {
 		if hb.reject {

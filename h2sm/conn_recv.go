@@ -68,16 +68,17 @@ func (c *Conn) receive(p []byte) int {
 
 // readPreface matches the client preface (RFC 9113 §3.4).
 func (c *Conn) readPreface(p []byte) int {
-	k := min(len(clientPreface)-c.prefaceN, len(p))
-	if string(p[:k]) != clientPreface[c.prefaceN:c.prefaceN+k] {
+	n := int(c.prefaceN)
+	k := min(len(clientPreface)-n, len(p))
+	if string(p[:k]) != clientPreface[n:n+k] {
 		// §3.4: "Clients and servers MUST treat an invalid connection preface
 		// as a connection error of type PROTOCOL_ERROR."
 		c.connError(connErr(ErrCodeProtocol, "invalid connection preface (§3.4)"))
 		return k
 	}
 	c.stats.BytesIn += uint64(k)
-	c.prefaceN += k
-	if c.prefaceN == len(clientPreface) {
+	c.prefaceN += uint8(k)
+	if int(c.prefaceN) == len(clientPreface) {
 		c.phase = PhaseSettings
 	}
 	return k
@@ -109,7 +110,7 @@ func (c *Conn) processFrame(h frameHeader, p []byte) {
 		// §3.4: "The first frame sent by the client MUST be a SETTINGS frame
 		// ... treat ... as a connection error of type PROTOCOL_ERROR".
 		err = connErr(ErrCodeProtocol, "first frame is not SETTINGS (§3.4)")
-	case c.hb.active && (h.typ != FrameContinuation || h.stream != c.hb.stream):
+	case c.inBlock() && (h.typ != FrameContinuation || h.stream != c.hb.stream):
 		// §6.10: "Any number of CONTINUATION frames can be sent, as long as the
 		// preceding frame is on the same stream and is a HEADERS,
 		// PUSH_PROMISE, or CONTINUATION frame without the END_HEADERS flag set";

@@ -159,6 +159,7 @@ func (c *Conn) commandStream(id StreamID) (*stream, error) {
 // take more: the Conn frames response body only as output is pulled, which
 // is how it applies backpressure.
 func (c *Conn) AppendOutgoing(dst []byte) []byte {
+	c.lend()
 	c.fillData()
 	p := c.out[c.outHead:]
 	dst = append(dst, p...)
@@ -171,7 +172,9 @@ func (c *Conn) AppendOutgoing(dst []byte) []byte {
 // some of them, call Advance with the count. The slice is valid until the
 // next method call on the Conn.
 func (c *Conn) Outgoing() []byte {
+	c.lend()
 	c.fillData()
+	c.giveBack()
 	return c.out[c.outHead:]
 }
 
@@ -191,6 +194,7 @@ func (c *Conn) taken(n int) {
 		if !c.hasFramable() {
 			c.timers.stop(timerWriteStall)
 		}
+		c.giveBack()
 	}
 }
 
@@ -436,10 +440,13 @@ func (c *Conn) writePing(ack bool, data []byte) {
 // Encoding happens here, at the moment the frames are queued, so the
 // encoder's dynamic table follows the order the peer decodes in (§4.3).
 func (c *Conn) writeHeaderBlock(id StreamID, fields []HeaderField, end bool) {
+	if c.encBuf == nil && c.cfg.Buffers != nil {
+		c.encBuf = c.cfg.Buffers.Get()
+	}
 	c.encBuf = c.encBuf[:0]
 	if s := &c.settings; s.tableChanged {
 		v := min(s.tableMin, c.cfg.MaxEncoderTableSize)
-		if v != c.enc.MaxDynamicTableSize() {
+		if v != c.encoder().MaxDynamicTableSize() {
 			c.enc.SetMaxDynamicTableSize(v)
 		}
 		// The final size, if larger, is signalled at the next block.
@@ -447,7 +454,7 @@ func (c *Conn) writeHeaderBlock(id StreamID, fields []HeaderField, end bool) {
 		s.tableMin, s.tableChanged = s.peerHeaderTable, final != v
 	}
 	for _, f := range fields {
-		_ = c.enc.WriteField(hpack.HeaderField{Name: f.Name, Value: f.Value, Sensitive: f.Sensitive})
+		_ = c.encoder().WriteField(hpack.HeaderField{Name: f.Name, Value: f.Value, Sensitive: f.Sensitive})
 	}
 	block := []byte(c.encBuf)
 	typ, flags := FrameHeaders, uint8(0)
@@ -465,9 +472,13 @@ func (c *Conn) writeHeaderBlock(id StreamID, fields []HeaderField, end bool) {
 		c.stats.FramesOut[typ]++
 		block = block[n:]
 		if len(block) == 0 {
-			return
+			break
 		}
 		typ, flags = FrameContinuation, 0
+	}
+	if c.cfg.Buffers != nil {
+		c.cfg.Buffers.Put(c.encBuf[:0])
+		c.encBuf = nil
 	}
 }
 

@@ -53,7 +53,7 @@ func (c *Conn) settingsSendInitial(now time.Time) {
 		c.out = appendUint32(c.out, c.cfg.ConnWindowSize-initialWindowSize)
 		c.stats.FramesOut[FrameWindowUpdate]++
 	}
-	c.timers.setAfter(timerSettingsAck, now, c.cfg.SettingsAckTimeout)
+	c.timers.setAfter(timerSettingsAck, c.now, c.cfg.SettingsAckTimeout)
 }
 
 // onSettings handles a SETTINGS frame (RFC 9113 §6.5).
@@ -74,7 +74,9 @@ func (c *Conn) onSettings(h frameHeader, p []byte) error {
 		if !c.settings.acked {
 			c.settings.acked = true
 			c.timers.stop(timerSettingsAck)
-			c.dec.SetAllowedMaxDynamicTableSize(c.cfg.HeaderTableSize)
+			if c.dec != nil {
+				c.dec.SetAllowedMaxDynamicTableSize(c.cfg.HeaderTableSize)
+			}
 		}
 		return nil
 	}

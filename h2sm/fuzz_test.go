@@ -25,6 +25,16 @@ import (
 // and short timers, manual flow control with timers off, and extreme limits.
 // Each keeps StreamSendBuffer ≤ 2×MaxFrameSize (see outputSlack).
 func fuzzConfig(sel byte) Config {
+	cfg := fuzzConfigBase(sel)
+	if sel&4 != 0 {
+		// Half the inputs borrow buffers from a pool that poisons what it
+		// takes back: a byte used after Put corrupts the output.
+		cfg.Buffers = &poisonPool{}
+	}
+	return cfg
+}
+
+func fuzzConfigBase(sel byte) Config {
 	switch sel % 4 {
 	case 1:
 		return Config{

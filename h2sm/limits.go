@@ -6,17 +6,17 @@ import "time"
 // tokens a second. The zero value is full at its first use.
 type bucket struct {
 	tokens float64
-	last   time.Time
+	last   instant
 	used   bool
 }
 
 // take spends a token at now, and reports false when none is left.
-func (b *bucket) take(now time.Time, burst int, rate float64) bool {
+func (b *bucket) take(now instant, burst int, rate float64) bool {
 	if !b.used {
 		b.used, b.tokens, b.last = true, float64(burst), now
 	}
-	if now.After(b.last) {
-		b.tokens = min(float64(burst), b.tokens+now.Sub(b.last).Seconds()*rate)
+	if now > b.last {
+		b.tokens = min(float64(burst), b.tokens+time.Duration(now-b.last).Seconds()*rate)
 		b.last = now
 	}
 	if b.tokens < 1 {
@@ -107,16 +107,16 @@ func (c *Conn) setSendPending(st *stream, pending bool) {
 // progress for StreamStallTimeout (a client that never opens its window,
 // CVE-2016-1546), and re-arms the timer for the next one.
 func (c *Conn) onStreamStall() {
-	var next time.Time
+	var next instant
 	var stalled []*stream
 	for _, st := range c.streams.byID {
 		if !st.sendPending {
 			continue
 		}
-		due := st.progressAt.Add(c.cfg.StreamStallTimeout)
-		if !c.now.Before(due) {
+		due := st.progressAt.add(c.cfg.StreamStallTimeout)
+		if c.now >= due {
 			stalled = append(stalled, st)
-		} else if next.IsZero() || due.Before(next) {
+		} else if next == 0 || due < next {
 			next = due
 		}
 	}
@@ -130,7 +130,7 @@ func (c *Conn) onStreamStall() {
 		}
 		c.closeStream(st)
 	}
-	if !next.IsZero() {
+	if next != 0 {
 		c.timers.set(timerStreamStall, next)
 	}
 }

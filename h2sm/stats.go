@@ -31,7 +31,23 @@ type Stats struct {
 
 const maxErrorReasons = 64
 
-func (s *Stats) countError(reason string) {
+// counters are the Stats a Conn keeps; the gauges are computed by Stats,
+// so an idle connection does not carry them.
+type counters struct {
+	FramesIn           [numFrameTypes]uint64
+	FramesInUnknown    uint64
+	FramesOut          [numFrameTypes]uint64
+	BytesIn, BytesOut  uint64
+	StreamsOpened      uint64
+	StreamsRefused     uint64
+	StreamsResetRemote uint64
+	StreamsResetLocal  uint64
+	StreamErrors       uint64
+	ConnErrors         uint64
+	Errors             map[string]uint64
+}
+
+func (s *counters) countError(reason string) {
 	if s.Errors == nil {
 		s.Errors = make(map[string]uint64)
 	}
@@ -41,7 +57,7 @@ func (s *Stats) countError(reason string) {
 	s.Errors[reason]++
 }
 
-func (s *Stats) countFrameIn(t FrameType) {
+func (s *counters) countFrameIn(t FrameType) {
 	if t < numFrameTypes {
 		s.FramesIn[t]++
 	} else {
@@ -51,7 +67,14 @@ func (s *Stats) countFrameIn(t FrameType) {
 
 // Stats returns the connection's counters and gauges. The Errors map is a copy.
 func (c *Conn) Stats() Stats {
-	s := c.stats
+	k := &c.stats
+	s := Stats{
+		FramesIn: k.FramesIn, FramesInUnknown: k.FramesInUnknown, FramesOut: k.FramesOut,
+		BytesIn: k.BytesIn, BytesOut: k.BytesOut,
+		StreamsOpened: k.StreamsOpened, StreamsRefused: k.StreamsRefused,
+		StreamsResetRemote: k.StreamsResetRemote, StreamsResetLocal: k.StreamsResetLocal,
+		StreamErrors: k.StreamErrors, ConnErrors: k.ConnErrors,
+	}
 	if c.stats.Errors != nil {
 		s.Errors = make(map[string]uint64, len(c.stats.Errors))
 		for k, v := range c.stats.Errors {
@@ -66,7 +89,7 @@ func (c *Conn) Stats() Stats {
 	for _, st := range c.streams.byID {
 		s.BufferedSendBytes += len(st.sendBuf) - st.sendHead
 	}
-	if c.hb.active {
+	if c.inBlock() {
 		s.HeaderBlockBytes = c.hb.encoded
 	}
 	return s

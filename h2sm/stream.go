@@ -1,7 +1,5 @@
 package h2sm
 
-import "time"
-
 // stream is the state of one stream the Conn tracks: from the request's
 // HEADERS until both sides are done with it. Closed streams are not kept
 // (streamsState derives "closed" from the stream id).
@@ -21,10 +19,10 @@ type stream struct {
 	sendHead    int
 	sendEnd     bool // END_STREAM goes on the last byte of sendBuf
 	trailers    []HeaderField
-	sentFinal   bool      // final (non-1xx) response headers sent
-	wantWrite   bool      // WriteData accepted less than offered: emit EventStreamWritable
-	progressAt  time.Time // when the send side last made progress (stall timer)
-	sendPending bool      // sendBuf holds unframed body (counted in streamsState.sendPending)
+	sentFinal   bool    // final (non-1xx) response headers sent
+	wantWrite   bool    // WriteData accepted less than offered: emit EventStreamWritable
+	progressAt  instant // when the send side last made progress (stall timer)
+	sendPending bool    // sendBuf holds unframed body (counted in streamsState.sendPending)
 	inSendQueue bool
 }
 
@@ -85,16 +83,17 @@ type streamsState struct {
 	byID        map[StreamID]*stream
 	active      int       // len(byID)
 	maxClientID StreamID  // highest stream id the client has opened (§5.1.1)
-	marks       idMarks   // facts about the latest idWindow stream ids
+	marks       *idMarks  // facts about the latest idWindow stream ids; nil before the first
 	free        []*stream // closed stream structs kept for reuse
 	sendPending int       // streams whose sendBuf holds unframed body
 	sendQueue   []*stream // streams with data to frame and window to frame it, round-robin
 	sendHead    int
 }
 
-func (s *streamsState) init() {
-	s.byID = make(map[StreamID]*stream)
-}
+// init prepares an empty table; the map and the id marks are made when the
+// first stream opens, so a connection that never carried a request holds
+// neither.
+func (s *streamsState) init() {}
 
 func (s *streamsState) get(id StreamID) *stream { return s.byID[id] }
 
@@ -110,6 +109,9 @@ func (s *streamsState) add(id StreamID) *stream {
 	}
 	st.id = id
 	st.contentLength = -1
+	if s.byID == nil {
+		s.byID = make(map[StreamID]*stream)
+	}
 	s.byID[id] = st
 	s.active++
 	return st
@@ -149,6 +151,9 @@ const smallSendBuf = 4096
 
 // open records a new highest client stream id.
 func (s *streamsState) open(id StreamID) {
+	if s.marks == nil {
+		s.marks = new(idMarks)
+	}
 	s.marks.advance(s.maxClientID, id)
 	s.maxClientID = id
 	w, b := markSlot(id)
@@ -157,7 +162,7 @@ func (s *streamsState) open(id StreamID) {
 
 // inWindow reports whether id is among the latest idWindow ids.
 func (s *streamsState) inWindow(id StreamID) bool {
-	return id <= s.maxClientID && s.maxClientID-id < idWindow
+	return s.marks != nil && id <= s.maxClientID && s.maxClientID-id < idWindow
 }
 
 // markReset records that we reset stream id.

@@ -27,39 +27,47 @@ var timerNames = [numTimers]string{
 
 func (k timerKind) String() string { return timerNames[k] }
 
-// timers is the table of deadlines; the zero time means disarmed.
-type timers [numTimers]time.Time
+// instant is a point in the connection's time: the time elapsed since the
+// now given to NewConn (Conn.epoch). Eight bytes instead of a time.Time's
+// 24 keep an idle connection small; it spans 292 years.
+type instant time.Duration
+
+// add returns i+d.
+func (i instant) add(d time.Duration) instant { return i + instant(d) }
+
+// timers is the table of deadlines; zero means disarmed.
+type timers [numTimers]instant
 
 // set arms timer k at t.
-func (t *timers) set(k timerKind, at time.Time) { t[k] = at }
+func (t *timers) set(k timerKind, at instant) { t[k] = max(at, 1) }
 
 // setAfter arms timer k at now+d, or disarms it when d is negative (off).
-func (t *timers) setAfter(k timerKind, now time.Time, d time.Duration) {
+func (t *timers) setAfter(k timerKind, now instant, d time.Duration) {
 	if d < 0 {
-		t[k] = time.Time{}
+		t[k] = 0
 		return
 	}
-	t[k] = now.Add(d)
+	t.set(k, now.add(d))
 }
 
 // stop disarms timer k.
-func (t *timers) stop(k timerKind) { t[k] = time.Time{} }
+func (t *timers) stop(k timerKind) { t[k] = 0 }
 
 // armed reports whether timer k is armed.
-func (t *timers) armed(k timerKind) bool { return !t[k].IsZero() }
+func (t *timers) armed(k timerKind) bool { return t[k] != 0 }
 
 // next returns the earliest armed deadline.
-func (t *timers) next() (time.Time, bool) {
-	var min time.Time
+func (t *timers) next() (instant, bool) {
+	var min instant
 	for _, at := range t {
-		if !at.IsZero() && (min.IsZero() || at.Before(min)) {
+		if at != 0 && (min == 0 || at < min) {
 			min = at
 		}
 	}
-	return min, !min.IsZero()
+	return min, min != 0
 }
 
 // expired reports whether timer k is armed and due at now.
-func (t *timers) expired(k timerKind, now time.Time) bool {
-	return !t[k].IsZero() && !now.Before(t[k])
+func (t *timers) expired(k timerKind, now instant) bool {
+	return t[k] != 0 && now >= t[k]
 }

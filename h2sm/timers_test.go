@@ -14,9 +14,11 @@ func at(d time.Duration) time.Time { return testEpoch.Add(d) }
 
 func TestTimersNext(t *testing.T) {
 	type op func(*timers)
-	set := func(k timerKind, d time.Duration) op { return func(tt *timers) { tt.set(k, at(d)) } }
+	set := func(k timerKind, d time.Duration) op { return func(tt *timers) { tt.set(k, instant(d)) } }
 	stop := func(k timerKind) op { return func(tt *timers) { tt.stop(k) } }
-	after := func(k timerKind, now, d time.Duration) op { return func(tt *timers) { tt.setAfter(k, at(now), d) } }
+	after := func(k timerKind, now, d time.Duration) op {
+		return func(tt *timers) { tt.setAfter(k, instant(now), d) }
+	}
 	const none = -1
 	tests := []struct {
 		name string
@@ -53,16 +55,16 @@ func TestTimersNext(t *testing.T) {
 		got, ok := tm.next()
 		switch {
 		case tt.want == none && ok:
-			t.Errorf("%s: next() = %v, true, want none", tt.name, got.Sub(testEpoch))
-		case tt.want != none && (!ok || !got.Equal(at(tt.want))):
-			t.Errorf("%s: next() = %v, %v, want %v, true", tt.name, got.Sub(testEpoch), ok, tt.want)
+			t.Errorf("%s: next() = %v, true, want none", tt.name, time.Duration(got))
+		case tt.want != none && (!ok || got != instant(tt.want)):
+			t.Errorf("%s: next() = %v, %v, want %v, true", tt.name, time.Duration(got), ok, tt.want)
 		}
 	}
 }
 
 func TestTimersExpired(t *testing.T) {
 	var tm timers
-	tm.set(timerIdle, at(5*time.Second))
+	tm.set(timerIdle, instant(5*time.Second))
 	tests := []struct {
 		k    timerKind
 		now  time.Duration
@@ -75,7 +77,7 @@ func TestTimersExpired(t *testing.T) {
 		{timerPing, time.Hour, false}, // disarmed
 	}
 	for _, tt := range tests {
-		if got := tm.expired(tt.k, at(tt.now)); got != tt.want {
+		if got := tm.expired(tt.k, instant(tt.now)); got != tt.want {
 			t.Errorf("expired(%v, +%v) = %v, want %v", tt.k, tt.now, got, tt.want)
 		}
 	}
@@ -83,7 +85,7 @@ func TestTimersExpired(t *testing.T) {
 		t.Errorf("armed(idle), armed(ping) = %v, %v, want true, false", tm.armed(timerIdle), tm.armed(timerPing))
 	}
 	tm.stop(timerIdle)
-	if tm.expired(timerIdle, at(time.Hour)) || tm.armed(timerIdle) {
+	if tm.expired(timerIdle, instant(time.Hour)) || tm.armed(timerIdle) {
 		t.Errorf("a stopped timer is armed or expired")
 	}
 }

@@ -59,9 +59,7 @@ func TestLoopInterop(t *testing.T) {
 	for _, mode := range []struct {
 		name string
 		http bool
-	}{{"async", false}} {
-		// The http.Handler mode is left out: under -race it showed a data
-		// race in adapters/loop at connection close (issue 6, open).
+	}{{"async", false}, {"http", true}} {
 		t.Run(mode.name, func(t *testing.T) {
 			addr := startLoop(t, mode.http)
 			out, _ := exec.Command(h2spec, "--strict", "-h", "127.0.0.1", "-p", port(addr), "-o", "5").CombinedOutput()

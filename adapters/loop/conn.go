@@ -36,13 +36,17 @@ type conn struct {
 	bridge *bridge.Conn // http.Handler mode, created at the first request
 	async  *asyncConn   // Handler mode, created at the first request
 
-	deadline  time.Time // armed in ls.timers when non-zero
+	deadline  int64 // Unix nanoseconds, armed in ls.timers when non-zero
 	heapIdx   int
-	blocked   bool      // output waits for gnet's outbound buffer (in ls.blocked)
-	lingerBy  time.Time // the core closed and we half-closed: close by then
-	gone      bool      // OnClose ran
-	depth     int       // re-entrancy of the loop's entry points
-	closeSock bool      // close the socket when the outermost entry returns
+	blocked   bool  // output waits for gnet's outbound buffer (in ls.blocked)
+	lingerBy  int64 // the core closed and we half-closed: close by then (Unix ns)
+	prev      *conn // the server's list of connections (Server.mu)
+	next      *conn
+	gone      bool  // OnClose ran
+	depth     int   // re-entrancy of the loop's entry points
+	closeSock bool  // close the socket when the outermost entry returns
+	closeErr  error // OnClose's error, kept until the detach
+	detachDue bool  // OnClose ran inside an entry point: detach at its end
 
 	mu       sync.Mutex
 	tasks    []*task // work from other goroutines, run on the loop
@@ -114,14 +118,23 @@ func (c *conn) runTasks(now time.Time) {
 
 // enter and leave bracket every entry point from gnet, so that a socket
 // closed in the middle (gnet closes on a write error, calling OnClose
-// re-entrantly) is finished only by the outermost one.
+// re-entrantly) is finished only by the outermost one: the code between
+// still uses the core, so handler goroutines must not take it over (detach)
+// before that code returned.
 func (c *conn) enter() { c.depth++ }
 
 func (c *conn) leave() {
 	c.depth--
-	if c.depth == 0 && c.closeSock && !c.gone {
+	if c.depth != 0 {
+		return
+	}
+	if c.closeSock && !c.gone {
 		c.closeSock = false
-		c.ls.el.Close(c.gc)
+		c.ls.el.Close(c.gc) // calls OnClose, which detaches at once
+	}
+	if c.detachDue {
+		c.detachDue = false
+		c.detach()
 	}
 }
 
@@ -183,7 +196,7 @@ func (c *conn) flush(now time.Time) {
 			break
 		}
 	}
-	if c.core.Closed() && !c.blocked && !c.gone && c.lingerBy.IsZero() && !c.closeSock {
+	if c.core.Closed() && !c.blocked && !c.gone && c.lingerBy == 0 && !c.closeSock {
 		// Everything is written: send FIN, and read what the peer still
 		// sends until it closes, so that the GOAWAY is not destroyed by a
 		// reset.
@@ -191,7 +204,7 @@ func (c *conn) flush(now time.Time) {
 			c.closeSock = true
 			return
 		}
-		c.lingerBy = now.Add(closeLinger)
+		c.lingerBy = now.Add(closeLinger).UnixNano()
 		c.armTimer()
 	}
 }
@@ -264,8 +277,8 @@ func (c *conn) armTimer() {
 	if !ok {
 		d = time.Time{}
 	}
-	if !c.lingerBy.IsZero() {
-		d = c.lingerBy
+	if c.lingerBy != 0 {
+		d = time.Unix(0, c.lingerBy)
 	}
 	c.ls.setTimer(c, d)
 }
@@ -274,7 +287,7 @@ func (c *conn) armTimer() {
 func (c *conn) onTimer(now time.Time) {
 	c.enter()
 	defer c.leave()
-	if !c.lingerBy.IsZero() && !now.Before(c.lingerBy) {
+	if c.lingerBy != 0 && now.UnixNano() >= c.lingerBy {
 		c.closeSock = true
 		return
 	}
@@ -293,19 +306,32 @@ func (c *conn) retry() {
 	}
 }
 
-// onClose runs on the loop when gnet closed the socket.
+// onClose runs on the loop when gnet closed the socket; inside one of our
+// entry points (a failed write) the detach waits until that entry returns.
 func (c *conn) onClose(err error) {
 	c.gone = true
+	c.closeErr = err
 	c.ls.setTimer(c, time.Time{})
 	c.ls.setBlocked(c, false)
+	if c.depth > 0 {
+		c.detachDue = true
+		return
+	}
+	c.detach()
+}
+
+// detach aborts the core and hands it over to the handler goroutines, which
+// from now on run their tasks inline under mu.
+func (c *conn) detach() {
 	now := time.Now()
 	if !c.core.Closed() {
+		err := c.closeErr
 		if err == nil {
 			err = io.EOF
 		}
 		c.core.Abort(now, err)
 	}
-	c.dispatchAll(now)
+	c.dispatchAll(now) // still the loop's: handler goroutines only queue tasks
 	c.mu.Lock()
 	c.detached = true
 	tasks := c.tasks

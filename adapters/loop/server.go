@@ -65,7 +65,8 @@ type Server struct {
 	addr     net.Addr
 	eng      gnet.Engine
 	loops    map[gnet.EventLoop]*loopState
-	conns    map[*conn]struct{}
+	conns    *conn // list of the open connections (conn.prev, conn.next)
+	nconns   int
 	done     chan struct{} // closed when gnet.Run returned
 	runErr   error
 	pool     workerPool
@@ -109,7 +110,6 @@ func (s *Server) Start() (net.Addr, error) {
 	}
 	s.started = true
 	s.loops = make(map[gnet.EventLoop]*loopState)
-	s.conns = make(map[*conn]struct{})
 	s.done = make(chan struct{})
 	s.pool.max = s.MaxWorkers
 	if s.pool.max <= 0 {
@@ -200,8 +200,8 @@ func resolveAddr(addr string) (*net.TCPAddr, error) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
+	conns := make([]*conn, 0, s.nconns)
+	for c := s.conns; c != nil; c = c.next {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
@@ -212,7 +212,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		s.mu.Lock()
-		n := len(s.conns)
+		n := s.nconns
 		s.mu.Unlock()
 		if n == 0 && s.pool.idle() {
 			return s.Close()
@@ -302,14 +302,32 @@ func (s *Server) loopState(el gnet.EventLoop) *loopState {
 func (s *Server) track(c *conn) (shutdown bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conns[c] = struct{}{}
+	c.next = s.conns
+	if s.conns != nil {
+		s.conns.prev = c
+	}
+	s.conns = c
+	s.nconns++
 	return s.shutdown
 }
 
 // forget is called on the loop when c's socket closed.
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
-	delete(s.conns, c)
+	switch {
+	case c.prev != nil:
+		c.prev.next = c.next
+	case s.conns == c:
+		s.conns = c.next
+	default:
+		s.mu.Unlock()
+		return // not tracked
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
+	s.nconns--
 	s.mu.Unlock()
 }
 

@@ -35,7 +35,7 @@ func newLoopState(el gnet.EventLoop) *loopState {
 type timerHeap []*conn
 
 func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h timerHeap) Less(i, j int) bool { return h[i].deadline < h[j].deadline }
 func (h timerHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].heapIdx = i
@@ -59,15 +59,19 @@ func (h *timerHeap) Pop() any {
 }
 
 // setTimer arms c's timer at d, or disarms it when d is zero.
-func (ls *loopState) setTimer(c *conn, d time.Time) {
-	if d.Equal(c.deadline) {
+func (ls *loopState) setTimer(c *conn, t time.Time) {
+	var d int64
+	if !t.IsZero() {
+		d = max(t.UnixNano(), 1)
+	}
+	if d == c.deadline {
 		return
 	}
 	c.deadline = d
 	switch {
-	case d.IsZero() && c.heapIdx >= 0:
+	case d == 0 && c.heapIdx >= 0:
 		heap.Remove(&ls.timers, c.heapIdx)
-	case d.IsZero():
+	case d == 0:
 	case c.heapIdx >= 0:
 		heap.Fix(&ls.timers, c.heapIdx)
 	default:
@@ -80,7 +84,7 @@ func (ls *loopState) publishNext() {
 	if len(ls.timers) == 0 {
 		ls.next.Store(0)
 	} else {
-		ls.next.Store(ls.timers[0].deadline.UnixNano())
+		ls.next.Store(ls.timers[0].deadline)
 	}
 }
 
@@ -124,9 +128,9 @@ func (ls *loopState) due(now time.Time) bool {
 func (ls *loopState) tick(context.Context) error {
 	ls.queued.Store(false)
 	now := time.Now()
-	for len(ls.timers) > 0 && !ls.timers[0].deadline.After(now) {
+	for len(ls.timers) > 0 && ls.timers[0].deadline <= now.UnixNano() {
 		c := heap.Pop(&ls.timers).(*conn)
-		c.deadline = time.Time{}
+		c.deadline = 0
 		c.onTimer(now)
 	}
 	ls.publishNext()

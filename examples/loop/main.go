@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"io"
 	"log"
 	"net/http"
 	"os"
@@ -23,6 +22,8 @@ import (
 	"time"
 
 	"github.com/h2sm/h2sm/adapters/loop"
+	"github.com/h2sm/h2sm/internal/debugserver"
+	"github.com/h2sm/h2sm/internal/demo"
 )
 
 // maxBytes bounds /bytes and /echo.
@@ -31,11 +32,20 @@ const maxBytes = 64 << 20
 func main() {
 	addr := flag.String("addr", "localhost:8080", "address to listen on")
 	useHTTP := flag.Bool("http", false, "serve an http.Handler on the worker pool instead of the non-blocking API")
+	debug := flag.String("debug", "", "serve expvar and pprof over HTTP/1.1 on this address (e.g. 127.0.0.1:6060)")
 	flag.Parse()
+
+	if *debug != "" {
+		a, err := debugserver.Start(*debug)
+		if err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("debug (expvar, pprof) on http://%s/debug/", a)
+	}
 
 	s := &loop.Server{Addr: *addr}
 	if *useHTTP {
-		s.Handler = httpHandler()
+		s.Handler = demo.Handler("")
 	} else {
 		s.AsyncHandler = asyncHandler()
 	}
@@ -89,18 +99,4 @@ func parseQuery(q string) map[string]string {
 		m[k] = v
 	}
 	return m
-}
-
-// httpHandler is the same as an http.Handler.
-func httpHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello world\n") })
-	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(w, io.LimitReader(r.Body, maxBytes))
-	})
-	mux.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-		w.Write(bytes.Repeat([]byte("x"), min(max(n, 0), maxBytes)))
-	})
-	return mux
 }

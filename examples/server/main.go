@@ -18,18 +18,17 @@ import (
 	"crypto/x509/pkix"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/h2sm/h2sm/adapters/netconn"
+	"github.com/h2sm/h2sm/internal/debugserver"
+	"github.com/h2sm/h2sm/internal/demo"
 )
 
 func main() {
@@ -38,9 +37,18 @@ func main() {
 	cert := flag.String("cert", "", "certificate file (default: a self-signed certificate)")
 	key := flag.String("key", "", "key file")
 	dir := flag.String("dir", "", "serve files from this directory")
+	debug := flag.String("debug", "", "serve expvar and pprof over HTTP/1.1 on this address (e.g. 127.0.0.1:6060)")
 	flag.Parse()
 
-	srv := &netconn.Server{Handler: Handler(*dir), H2C: true}
+	if *debug != "" {
+		a, err := debugserver.Start(*debug)
+		if err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("debug (expvar, pprof) on http://%s/debug/", a)
+	}
+
+	srv := &netconn.Server{Handler: demo.Handler(*dir), H2C: true}
 	tlsCfg := &tls.Config{}
 	if *cert == "" {
 		c, err := selfSigned()
@@ -80,56 +88,6 @@ func main() {
 			log.Print(err)
 		}
 	}
-}
-
-// Handler returns the demo handlers.
-func Handler(dir string) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "hello world\n")
-	})
-	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
-		if ct := r.Header.Get("Content-Type"); ct != "" {
-			w.Header().Set("Content-Type", ct)
-		}
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.Body.Read(buf)
-			if n > 0 {
-				if _, werr := w.Write(buf[:n]); werr != nil {
-					return
-				}
-				w.(http.Flusher).Flush()
-			}
-			if err != nil {
-				return
-			}
-		}
-	})
-	mux.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
-		n, err := strconv.Atoi(r.URL.Query().Get("n"))
-		if err != nil || n < 0 || n > 1<<30 {
-			http.Error(w, "n must be an integer in [0, 2^30]", http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(n))
-		chunk := make([]byte, min(n, 64<<10))
-		for i := range chunk {
-			chunk[i] = 'a' + byte(i%26)
-		}
-		for n > 0 {
-			k, err := w.Write(chunk[:min(n, len(chunk))])
-			if err != nil {
-				return
-			}
-			n -= k
-		}
-	})
-	if dir != "" {
-		mux.Handle("/", http.FileServer(http.Dir(dir)))
-	}
-	return mux
 }
 
 // selfSigned makes a certificate for localhost valid for a day.

@@ -236,9 +236,13 @@ func (b *Conn) forget(st *stream) {
 // CoreConfig is the core configuration an adapter serving http.Handlers
 // uses for each connection: base with manual flow control (the client is
 // paced by how fast handlers read), and the server's MaxConcurrentStreams
-// and IdleTimeout when they are set.
+// and IdleTimeout when they are set. Output buffers come from Buffers unless
+// base names a pool.
 func CoreConfig(base h2sm.Config, maxStreams uint32, idle time.Duration) h2sm.Config {
 	base.ManualFlowControl = true
+	if base.Buffers == nil {
+		base.Buffers = Buffers
+	}
 	if maxStreams != 0 {
 		base.MaxConcurrentStreams = maxStreams
 	}
