@@ -47,6 +47,9 @@ func (c *Conn) receive(p []byte) int {
 			need += int(parseFrameHeader(c.inbuf).length)
 		}
 		k := min(need-len(c.inbuf), len(rest))
+		if c.inbuf == nil && c.cfg.Buffers != nil {
+			c.inbuf = c.cfg.Buffers.Get()
+		}
 		c.inbuf = append(c.inbuf, rest[:k]...)
 		n += k
 		if len(c.inbuf) == frameHeaderLen {
@@ -61,6 +64,11 @@ func (c *Conn) receive(p []byte) int {
 			c.stats.BytesIn += uint64(need)
 			c.processFrame(h, c.inbuf[frameHeaderLen:])
 			c.inbuf = c.inbuf[:0]
+			if c.cfg.Buffers != nil && c.inbuf != nil {
+				// The frame is processed: nothing refers to its bytes.
+				c.cfg.Buffers.Put(c.inbuf)
+				c.inbuf = nil
+			}
 		}
 	}
 	return n

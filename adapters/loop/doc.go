@@ -13,16 +13,20 @@
 // connection. Work done off the loop comes back through Conn.Wake.
 //
 // Requests are served in one of two ways: by a Handler that runs on the
-// loop and never blocks (answering inline, or later through Stream.Do), or
-// by any http.Handler on a bounded pool of worker goroutines, through the
-// same bridge as package netconn.
+// loop and never blocks (answering inline with Stream.Respond, streaming
+// with WriteHeader, Write, OnWritable and End, or answering later through
+// Stream.Do), or by any http.Handler on a bounded pool of worker
+// goroutines, through the same bridge as package netconn.
+//
+// An idle connection holds no read or write buffer and no goroutine: about
+// 2 KB in all (docs/loop.md has the measurement).
 //
 // # TLS
 //
 // gnet has no TLS, so this package serves h2c only. Run it behind a TLS
-// terminator (a load balancer, Envoy, HAProxy, nginx with "grpc_pass" or
-// "proxy_pass" over h2c, or a service mesh sidecar) that speaks HTTP/2 with
-// prior knowledge to the backend. Choose package netconn instead when the
+// terminator that speaks HTTP/2 with prior knowledge to its backend
+// (HAProxy "proto h2", Envoy, Caddy "h2c://", nginx "grpc_pass" for gRPC,
+// a service mesh sidecar); docs/loop.md shows each. Choose package netconn instead when the
 // server must terminate TLS itself, needs the HTTP/1.1 fallback on the same
 // port, or runs few connections with long blocking handlers, where a
 // goroutine per connection is simpler and as cheap.

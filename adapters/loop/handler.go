@@ -1,6 +1,8 @@
 package loop
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,7 +14,9 @@ import (
 // must never block it. ServeH2 is called on the loop when a request's
 // headers arrive; it must not block. It may answer at once with
 // Stream.Respond, register Stream.OnData to receive the body, or keep st
-// and answer later from any goroutine through Stream.Do.
+// and answer later from any goroutine through Stream.Do. A response of
+// unknown length is streamed with WriteHeader, Write (paced by OnWritable)
+// and End.
 type Handler interface {
 	ServeH2(st *Stream)
 }
@@ -37,13 +41,20 @@ type Stream struct {
 	// ContentLength is the request's content-length, or -1 if absent.
 	ContentLength int64
 
-	c      *conn
-	id     h2sm.StreamID
-	onData func(p []byte, end bool)
-	reqEnd bool   // the client sent END_STREAM
-	body   []byte // response body not yet taken by the core
-	sent   bool   // response headers sent
-	done   bool   // response complete, reset, or connection gone
+	// Trailer holds the request's trailer fields once the body ended with
+	// them (OnData's call with end set), else nil.
+	Trailer http.Header
+
+	c          *conn
+	id         h2sm.StreamID
+	onData     func(p []byte, end bool)
+	onWritable func()
+	reqEnd     bool   // the client sent END_STREAM
+	body       []byte // Respond's body not yet taken by the core
+	sent       bool   // response headers sent
+	streaming  bool   // WriteHeader sent them: Write and End follow
+	discard    bool   // a streamed response without body (HEAD, 204, 304)
+	done       bool   // response complete, reset, or connection gone
 
 	discarded int // request body received after the response completed
 }
@@ -100,6 +111,11 @@ func (a *asyncConn) dispatch(now time.Time, ev h2sm.Event) {
 	case h2sm.EventTrailers:
 		if st := a.streams[ev.Stream]; st != nil {
 			st.reqEnd = true
+			st.Trailer = make(http.Header, len(ev.Fields))
+			for _, f := range ev.Fields {
+				k := http.CanonicalHeaderKey(f.Name)
+				st.Trailer[k] = append(st.Trailer[k], f.Value)
+			}
 			if st.onData != nil && !st.done {
 				st.onData(nil, true)
 			}
@@ -107,7 +123,13 @@ func (a *asyncConn) dispatch(now time.Time, ev h2sm.Event) {
 		}
 	case h2sm.EventStreamWritable:
 		if st := a.streams[ev.Stream]; st != nil {
-			st.pump(now)
+			if st.streaming {
+				if st.onWritable != nil && !st.done {
+					st.onWritable()
+				}
+			} else {
+				st.pump(now)
+			}
 			a.maybeForget(st)
 		}
 	case h2sm.EventStreamReset:
@@ -146,19 +168,11 @@ func (st *Stream) Respond(status int, header http.Header, body []byte) error {
 		return h2sm.ErrStreamClosed
 	}
 	now := time.Now()
-	fields := make([]h2sm.HeaderField, 0, 2+len(header))
-	fields = append(fields, h2sm.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
-	for k, vs := range header {
-		name := lowerKey(k)
-		for _, v := range vs {
-			fields = append(fields, h2sm.HeaderField{Name: name, Value: v})
-		}
-	}
+	fields := appendFields(make([]h2sm.HeaderField, 0, 2+len(header)), status, header)
 	if header.Get("Content-Length") == "" && status >= 200 && status != 204 && status != 304 {
 		fields = append(fields, h2sm.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
 	}
-	noBody := st.Method == "HEAD" || status == 204 || status == 304
-	if noBody {
+	if st.noBody(status) {
 		body = nil
 	}
 	st.sent = true
@@ -173,6 +187,116 @@ func (st *Stream) Respond(status int, header http.Header, body []byte) error {
 	}
 	st.pump(now)
 	return nil
+}
+
+// appendFields appends the response's :status and header fields.
+func appendFields(fields []h2sm.HeaderField, status int, header http.Header) []h2sm.HeaderField {
+	fields = append(fields, h2sm.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
+	for k, vs := range header {
+		name := lowerKey(k)
+		for _, v := range vs {
+			fields = append(fields, h2sm.HeaderField{Name: name, Value: v})
+		}
+	}
+	return fields
+}
+
+// noBody reports whether a response with status carries no body.
+func (st *Stream) noBody(status int) bool {
+	return st.Method == "HEAD" || status == 204 || status == 304
+}
+
+// WriteHeader starts a streamed response: it sends status and header
+// without ending the stream; the body follows with Write and the end with
+// End. A content-length in header is the application's promise. It
+// returns h2sm.ErrStreamClosed if the stream was reset or answered, and an
+// error wrapping h2sm.ErrInvalidHeader for a status or field HTTP/2 does not
+// allow.
+func (st *Stream) WriteHeader(status int, header http.Header) error {
+	if st.done || st.sent {
+		return h2sm.ErrStreamClosed
+	}
+	if status < 200 {
+		return fmt.Errorf("%w: a streamed response needs a final status, not %d", h2sm.ErrInvalidHeader, status)
+	}
+	fields := appendFields(make([]h2sm.HeaderField, 0, 1+len(header)), status, header)
+	if err := st.c.core.WriteHeaders(time.Now(), st.id, fields, false); err != nil {
+		if !errors.Is(err, h2sm.ErrInvalidHeader) {
+			st.done = true
+		}
+		return err
+	}
+	st.sent, st.streaming, st.discard = true, true, st.noBody(status)
+	return nil
+}
+
+// Write queues response body after WriteHeader and returns how many bytes
+// of p it took (copied: p may be reused at once). Fewer than len(p), with
+// a nil error, means the stream's send buffer is full
+// (h2sm.Config.StreamSendBuffer): the function given to OnWritable runs
+// when there is room, and the rest can be written then. It returns
+// h2sm.ErrStreamClosed after End, a reset, or the connection's end, and
+// h2sm.ErrHeadersNotSent before WriteHeader.
+func (st *Stream) Write(p []byte) (int, error) {
+	if !st.streaming {
+		if st.sent || st.done {
+			return 0, h2sm.ErrStreamClosed
+		}
+		return 0, h2sm.ErrHeadersNotSent
+	}
+	if st.done {
+		return 0, h2sm.ErrStreamClosed
+	}
+	if st.discard {
+		return len(p), nil
+	}
+	n, err := st.c.core.WriteData(time.Now(), st.id, p, false)
+	if err != nil {
+		st.done = true
+	}
+	return n, err
+}
+
+// OnWritable registers f, run on the loop when a stream whose Write took
+// less than it was given can take more.
+func (st *Stream) OnWritable(f func()) { st.onWritable = f }
+
+// End finishes a streamed response, with trailer fields if trailer is not
+// empty. The body already written is still sent first. It returns
+// h2sm.ErrStreamClosed if the response already ended or the stream was
+// reset, and h2sm.ErrHeadersNotSent before WriteHeader.
+func (st *Stream) End(trailer http.Header) error {
+	if !st.streaming {
+		if st.sent || st.done {
+			return h2sm.ErrStreamClosed
+		}
+		return h2sm.ErrHeadersNotSent
+	}
+	if st.done {
+		return h2sm.ErrStreamClosed
+	}
+	now := time.Now()
+	var err error
+	if len(trailer) == 0 {
+		_, err = st.c.core.WriteData(now, st.id, nil, true)
+	} else {
+		fields := make([]h2sm.HeaderField, 0, len(trailer))
+		for k, vs := range trailer {
+			name := lowerKey(k)
+			for _, v := range vs {
+				fields = append(fields, h2sm.HeaderField{Name: name, Value: v})
+			}
+		}
+		err = st.c.core.WriteHeaders(now, st.id, fields, true)
+		if errors.Is(err, h2sm.ErrInvalidHeader) {
+			return err
+		}
+	}
+	st.finish(now)
+	if a := st.c.async; a != nil {
+		a.maybeForget(st)
+	}
+	return err
 }
 
 // pump offers the rest of the body to the core.
