@@ -1,5 +1,9 @@
-// Package memory is the deterministic, in-memory test harness for h2sm: the
-// test plays the HTTP/2 client and an [h2sm.Conn] is the server.
+// Package memory runs h2sm in memory, for tests. It has two tools:
+//
+//   - [Peer], the deterministic frame-level harness: the test plays the
+//     HTTP/2 client, frame by frame, and an [h2sm.Conn] is the server.
+//   - [Server], an in-memory HTTP/2 client for any http.Handler, like
+//     net/http/httptest but with HTTP/2 semantics (see "In-memory client").
 //
 // A [Peer] owns a Conn, a virtual [Clock] that starts at [Epoch], and an
 // independent client codec: frames are encoded with golang.org/x/net/http2's
@@ -64,4 +68,51 @@
 // "#" a Note. The trace is printed with t.Log when the test fails, and
 // [Peer.Trace] returns it for golden tests: the rendering is deterministic
 // (settings sorted by identifier, no pointers, no wall-clock time).
+//
+// # In-memory client
+//
+// [NewServer] serves an http.Handler over HTTP/2 with no socket, and
+// [Server.Client] returns the *http.Client to test it with:
+//
+//	srv := memory.NewServer(handler)
+//	defer srv.Close()
+//	resp, err := srv.Client().Get(srv.URL() + "/hello")
+//
+// Both sides are real: the client is net/http's own HTTP/2 client (an
+// *http.Transport speaking cleartext HTTP/2, [Server.Transport]), and each
+// of its connections is served by an [h2sm.Conn] through the same bridge to
+// net/http that adapters/netconn and adapters/loop use. So a test sees what
+// a client of those servers sees: streams multiplexed on one connection,
+// response and request trailers, RST_STREAM when a handler panics with
+// http.ErrAbortHandler or the client cancels a request (the handler's
+// r.Context() is cancelled), flow control that holds a handler's Write
+// back until the client reads, GOAWAY on Shutdown. [Server.Stats] returns
+// each connection's phase and h2sm.Stats, the handlers running and the
+// bytes the client has not read yet.
+//
+// The connection is a pair of in-memory ends. Bytes the client writes are
+// consumed by the server's core inside the client's Write, so when a
+// client call that sent something returns, the server has processed it.
+// The server's output waits for the client's reader in a buffer the
+// client's flow-control windows bound. The client dials one connection at
+// a time (MaxConnsPerHost 1, as a browser keeps one connection per origin)
+// and opens another when the server's MaxConcurrentStreams is reached or
+// the connection closed. The server has no goroutine of its own: handlers
+// run in goroutines, as with net/http, and Close waits for them.
+//
+// With [WithClock], the cores take their time from a virtual [Clock] and
+// their timers (idle timeout, graceful shutdown, stalled streams,
+// keepalive PINGs) fire inside [Clock.Advance], in time order, before it
+// returns; a test of a three-minute timeout takes no time:
+//
+//	clock := memory.NewClock()
+//	srv := memory.NewServer(handler, memory.WithClock(clock))
+//	... // a request
+//	clock.Advance(srv.Config().IdleTimeout) // GOAWAY; the connection is closed
+//
+// The client, though, runs in its own goroutines in real time: what it
+// sends in answer to a timer's frames (a PING ACK) arrives when it does, so
+// advance the clock by amounts that hold whether or not the answer has
+// arrived yet. Without WithClock the server uses real time, and it also
+// works inside a testing/synctest bubble.
 package memory

@@ -2,6 +2,9 @@ package memory_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/h2sm/h2sm/adapters/memory"
@@ -78,4 +81,54 @@ func Example() {
 	// +0.000s  app WriteData stream=1 len=12 END_STREAM accepted=12
 	// +0.000s  <- DATA stream=1 END_STREAM len=12 "hello, world"
 	// +0.000s     deadline +180.000s
+}
+
+// A handler tested over real HTTP/2, in memory: the client is net/http's,
+// the server an h2sm.Conn behind the same bridge to net/http as the
+// socket adapters.
+func ExampleNewServer() {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Length")
+		n, _ := io.WriteString(w, "hello over "+r.Proto)
+		w.Header().Set("X-Length", strconv.Itoa(n))
+	})
+	srv := memory.NewServer(h)
+	defer srv.Close()
+
+	resp, err := srv.Client().Get(srv.URL() + "/hello")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.Status, resp.Proto)
+	fmt.Println(string(body))
+	fmt.Println("trailer X-Length:", resp.Trailer.Get("X-Length"))
+	// Output:
+	// 200 OK HTTP/2.0
+	// hello over HTTP/2.0
+	// trailer X-Length: 19
+}
+
+// On a virtual clock, the server's timers fire as the clock is advanced:
+// here the idle timeout closes the connection after three virtual minutes,
+// at once.
+func ExampleWithClock() {
+	clock := memory.NewClock()
+	srv := memory.NewServer(http.NotFoundHandler(), memory.WithClock(clock))
+	defer srv.Close()
+
+	resp, err := srv.Client().Get(srv.URL())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, srv.Stats()[0].Phase)
+	clock.Advance(srv.Config().IdleTimeout)
+	fmt.Println(clock.Elapsed(), srv.Stats()[0].Phase)
+	// Output:
+	// 404 Open
+	// 3m0s Closed
 }
