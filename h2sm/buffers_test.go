@@ -49,7 +49,7 @@ func TestBufferPool(t *testing.T) {
 	for id := uint32(1); id <= 9; id += 2 {
 		in = append(in, wireHeaders(id, hpackBlock(enc, &hbuf, getRequest...), true, 16384)...)
 	}
-	run := func(pool *poisonPool) (wire []byte, lentIdle int) {
+	run := func(pool *poisonPool, take bool) (wire []byte, lentIdle int) {
 		cfg := Config{}
 		if pool != nil {
 			cfg.Buffers = pool
@@ -81,6 +81,15 @@ func TestBufferPool(t *testing.T) {
 				wire = append(wire, v[:k]...)
 				c.Advance(k)
 			}
+			if take {
+				// The buffer is ours: copy it out, then hand it back
+				// poisoned.
+				b := c.TakeOutgoing()
+				wire = append(wire, b...)
+				if pool != nil && b != nil {
+					pool.Put(b)
+				}
+			}
 			wire = c.AppendOutgoing(wire)
 		}
 		for v := c.AppendOutgoing(nil); len(v) > 0; v = c.AppendOutgoing(nil) {
@@ -93,17 +102,22 @@ func TestBufferPool(t *testing.T) {
 		wire = c.AppendOutgoing(wire)
 		return wire, lentIdle
 	}
-	want, _ := run(nil)
-	pool := &poisonPool{}
-	got, lent := run(pool)
-	if !bytes.Equal(got, want) {
-		t.Fatalf("with a BufferPool the output differs (%d bytes, want %d)", len(got), len(want))
-	}
-	if lent != 0 {
-		t.Errorf("%d buffers still lent after all output was taken, want 0", lent)
-	}
-	if len(pool.free) == 0 {
-		t.Errorf("the pool was never used")
+	want, _ := run(nil, false)
+	for _, take := range []bool{false, true} {
+		pool := &poisonPool{}
+		got, lent := run(pool, take)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("take=%v: with a BufferPool the output differs (%d bytes, want %d)", take, len(got), len(want))
+		}
+		if lent != 0 {
+			t.Errorf("take=%v: %d buffers still lent after all output was taken, want 0", take, lent)
+		}
+		if len(pool.free) == 0 {
+			t.Errorf("take=%v: the pool was never used", take)
+		}
+		if got, _ := run(nil, take); !bytes.Equal(got, want) {
+			t.Fatalf("take=%v without a pool: the output differs", take)
+		}
 	}
 }
 

@@ -168,6 +168,24 @@ func (c *Conn) AppendOutgoing(dst []byte) []byte {
 	return dst
 }
 
+// TakeOutgoing returns the bytes to send and gives the caller the buffer
+// that holds them: the Conn keeps no reference to it and frames later
+// output in another (one from Config.Buffers, where the caller may Put
+// this one back once written). It is AppendOutgoing without the copy, for
+// drivers that write from another goroutine than the one feeding the Conn.
+func (c *Conn) TakeOutgoing() []byte {
+	c.lend()
+	c.fillData()
+	p := c.out[c.outHead:]
+	if len(p) == 0 {
+		c.giveBack()
+		return nil
+	}
+	c.out, c.outHead = nil, 0
+	c.taken(len(p))
+	return p
+}
+
 // Outgoing returns the bytes to send without copying them; after writing
 // some of them, call Advance with the count. The slice is valid until the
 // next method call on the Conn.

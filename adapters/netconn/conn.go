@@ -3,43 +3,44 @@ package netconn
 import (
 	"context"
 	"net"
+	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/h2sm/h2sm/adapters/internal/bridge"
 	"github.com/h2sm/h2sm/h2sm"
 )
 
-// A connection's read buffer starts small, since an idle connection holds it
-// while blocked in Read, and doubles whenever a read fills it, up to the max.
+// closeLinger bounds the wait for the peer's close after our last frames
+// were written and we half-closed; flushTimeout bounds the writing of those
+// last frames once the core closed.
 const (
-	minReadBuffer = 4 << 10
-	maxReadBuffer = 64 << 10
+	closeLinger  = time.Second
+	flushTimeout = 5 * time.Second
 )
 
-// closeLinger bounds the time spent flushing the last frames and draining
-// the peer's after the core closed.
-const closeLinger = time.Second
-
 // conn drives one h2sm.Conn over one net.Conn. The core is guarded by mu:
-// the reader goroutine, the writer goroutine, the timer and the handler
-// goroutines take turns; nobody holds mu while doing socket I/O.
+// the reader goroutine, the writer goroutine (started when there is output,
+// gone when there is none), the timer and the handler goroutines take
+// turns; nobody holds mu while doing socket I/O.
 type conn struct {
 	srv    *Server
 	nc     net.Conn
+	raw    syscall.RawConn // nc's descriptor, to wait for input without a buffer; nil for TLS
 	bridge *bridge.Conn
+	pool   h2sm.BufferPool // the core's, where written output buffers go back
 
 	mu         sync.Mutex
 	core       *h2sm.Conn
-	wbuf       []byte // output being written by the writer (owned by it while writing)
-	writing    bool   // the writer owns wbuf
-	wakeW      chan struct{}
-	progress   *sync.Cond // signalled when the writer took output (reader backpressure)
+	writing    bool           // a writer goroutine runs
+	writers    sync.WaitGroup // the writer goroutines
+	progress   *sync.Cond     // signalled when the writer took output (reader backpressure)
 	timer      *time.Timer
 	deadline   time.Time
-	done       bool      // the socket is closed
-	halfClosed bool      // the core closed and its output is written
-	closeBy    time.Time // set when the core closed: the socket's last deadline
+	done       bool // the socket is closed
+	halfClosed bool // the core closed and its output is written
+	closing    bool // the core closed: the socket's deadlines are set
 	doneCh     chan struct{}
 }
 
@@ -49,7 +50,12 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, cfg bridge.Config, st
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{srv: s, nc: nc, core: core, wakeW: make(chan struct{}, 1), doneCh: make(chan struct{})}
+	c := &conn{srv: s, nc: nc, core: core, pool: core.Config().Buffers, doneCh: make(chan struct{})}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
+	}
 	c.progress = sync.NewCond(&c.mu)
 	cfg.BaseContext = ctx
 	c.bridge = bridge.NewConn(c, cfg)
@@ -64,20 +70,14 @@ func (c *conn) Run(f func(core *h2sm.Conn, now time.Time)) {
 	c.mu.Unlock()
 }
 
-// serve runs the connection until it is closed: the calling goroutine reads,
-// a second goroutine writes.
+// serve runs the connection until it is closed: the calling goroutine reads;
+// a writer goroutine runs while there is output.
 func (c *conn) serve() {
 	c.mu.Lock()
 	c.flushLocked() // our SETTINGS
 	c.mu.Unlock()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.writeLoop()
-	}()
 	c.readLoop()
-	wg.Wait()
+	c.writers.Wait()
 	c.bridge.Wait()
 	c.mu.Lock()
 	if c.timer != nil {
@@ -86,12 +86,37 @@ func (c *conn) serve() {
 	c.mu.Unlock()
 }
 
+// Read buffers come from a pool and are held only while bytes are read and
+// fed to the core: an idle connection waits for input without one (see
+// waitInput). Over TLS, whose records need a Read, each connection keeps
+// one of tlsReadBuffer bytes.
+const (
+	readBuffer    = 32 << 10
+	tlsReadBuffer = 16 << 10
+)
+
+var readBuffers = sync.Pool{New: func() any { b := make([]byte, readBuffer); return &b }}
+
 // readLoop feeds the core until the socket fails or the core closes.
 func (c *conn) readLoop() {
-	buf := make([]byte, minReadBuffer)
+	var own []byte // TLS only
+	if c.raw == nil {
+		own = make([]byte, tlsReadBuffer)
+	}
 	for {
+		var buf []byte
+		var pooled *[]byte
+		if own != nil {
+			buf = own
+		} else {
+			if err := c.waitInput(); err != nil {
+				c.fail(err)
+				return
+			}
+			pooled = readBuffers.Get().(*[]byte)
+			buf = *pooled
+		}
 		n, err := c.nc.Read(buf)
-		full := n == len(buf)
 		c.mu.Lock()
 		p := buf[:n]
 		for len(p) > 0 && !c.core.Closed() && !c.done {
@@ -113,23 +138,51 @@ func (c *conn) readLoop() {
 			c.mu.Lock()
 			c.closeLocked()
 			c.mu.Unlock()
-			return
 		case closed:
 			c.linger(buf)
+		}
+		if pooled != nil {
+			readBuffers.Put(pooled) // after linger, which reads into buf
+		}
+		if done || err != nil || closed {
 			return
 		}
-		if full && len(buf) < maxReadBuffer {
-			buf = make([]byte, 2*len(buf)) // the peer sends fast: read more at once
-		}
 	}
+}
+
+// waitInput blocks until the socket is readable (or failed), without a
+// buffer: a one-byte peek tells whether bytes are waiting, since the
+// poller's edge for them may have been consumed by an earlier short read.
+func (c *conn) waitInput() error {
+	var one [1]byte
+	var perr error
+	err := c.raw.Read(func(fd uintptr) bool {
+		_, _, perr = syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return perr != syscall.EAGAIN && perr != syscall.EINTR
+	})
+	if err != nil {
+		return err
+	}
+	return nil // a peek error or EOF shows in the Read that follows
+}
+
+// fail closes the connection after a failed wait for input.
+func (c *conn) fail(err error) {
+	c.mu.Lock()
+	if !c.core.Closed() {
+		c.core.Abort(time.Now(), err)
+		c.flushLocked()
+	}
+	c.closeLocked()
+	c.mu.Unlock()
 }
 
 // linger runs after the core closed: the writer flushes the last frames
 // (GOAWAY) and half-closes; meanwhile what the peer still sends is read and
 // dropped, so that closing does not reset the connection and destroy the
-// GOAWAY before the peer reads it. It ends within closeLinger.
+// GOAWAY before the peer reads it. It ends within flushTimeout+closeLinger.
 func (c *conn) linger(buf []byte) {
-	// flushLocked has set the deadline when it saw the core closed.
+	// flushLocked has set the deadlines when it saw the core closed.
 	for {
 		if _, err := c.nc.Read(buf); err != nil {
 			break
@@ -140,54 +193,68 @@ func (c *conn) linger(buf []byte) {
 	c.mu.Unlock()
 }
 
-// writeLoop writes what flushLocked hands over, coalescing everything the
-// core produced while the previous write was in progress.
+// writeLoop writes the core's output until there is none; it runs on its
+// own goroutine, started by flushLocked. Before each write it yields once,
+// so that handlers made runnable by the last input add their responses to
+// the same write (with GOMAXPROCS=1 that halves the writes under load).
 func (c *conn) writeLoop() {
-	for range c.wakeW {
+	defer c.writers.Done()
+	for idle := 0; ; {
+		runtime.Gosched()
 		c.mu.Lock()
-		buf := c.wbuf
-		closeBy := c.closeBy
-		c.mu.Unlock()
-		var err error
-		if len(buf) > 0 {
-			if wt := c.srv.WriteTimeout; wt > 0 {
-				d := time.Now().Add(wt)
-				if !closeBy.IsZero() && closeBy.Before(d) {
-					d = closeBy // do not extend the linger deadline
-				}
-				c.nc.SetWriteDeadline(d)
-			}
-			_, err = c.nc.Write(buf)
-		}
-		c.mu.Lock()
-		c.writing = false
-		c.wbuf = buf[:0]
-		if err != nil && !c.core.Closed() {
-			c.core.Abort(time.Now(), err)
-		}
-		if err != nil {
-			c.closeLocked()
-		}
-		c.flushLocked()
-		c.progress.Broadcast()
-		exit := c.done
-		c.mu.Unlock()
-		if exit {
+		if c.done {
+			c.writing = false
+			c.mu.Unlock()
 			return
 		}
+		// The core hands its output buffer over: no copy. It goes back to
+		// the pool (the core's Config.Buffers) once written.
+		buf := c.core.TakeOutgoing()
+		if len(buf) == 0 {
+			if idle++; idle < 2 {
+				c.mu.Unlock()
+				continue // yield once more before leaving
+			}
+			c.writing = false
+			c.flushLocked() // half-close if the core closed
+			c.mu.Unlock()
+			return
+		}
+		idle = 0
+		closing := c.closing
+		c.mu.Unlock()
+		if wt := c.srv.WriteTimeout; wt > 0 && !closing {
+			c.nc.SetWriteDeadline(time.Now().Add(wt))
+		}
+		_, err := c.nc.Write(buf)
+		if c.pool != nil {
+			c.pool.Put(buf)
+		}
+		c.mu.Lock()
+		if err != nil {
+			if !c.core.Closed() {
+				c.core.Abort(time.Now(), err)
+			}
+			c.writing = false
+			c.closeLocked()
+			c.flushLocked()
+			c.progress.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		c.progress.Broadcast()
+		c.mu.Unlock()
 	}
 }
 
-// flushLocked hands output to the writer if it is idle, re-arms the timer,
-// and dispatches events. mu is held.
+// flushLocked starts the writer when there is output and none runs,
+// re-arms the timer, and dispatches events. mu is held.
 func (c *conn) flushLocked() {
 	for {
-		if !c.writing && !c.done {
-			c.wbuf = c.core.AppendOutgoing(c.wbuf[:0])
-			if len(c.wbuf) > 0 {
-				c.writing = true
-				c.wakeW <- struct{}{}
-			}
+		if !c.writing && !c.done && len(c.core.Outgoing()) > 0 {
+			c.writing = true
+			c.writers.Add(1)
+			go c.writeLoop()
 		}
 		c.armTimer()
 		dispatched := false
@@ -201,19 +268,20 @@ func (c *conn) flushLocked() {
 		}
 		// Dispatch may have issued commands: drain again.
 	}
-	if c.core.Closed() && !c.done && c.closeBy.IsZero() {
+	if c.core.Closed() && !c.done && !c.closing {
 		// The core may close outside Receive (a timer: idle, write stall,
 		// the end of a Shutdown; or a handler finishing the last stream),
 		// while the reader is blocked in Read and the writer perhaps in
 		// Write. Without a deadline, a peer that neither reads nor closes
-		// held the socket, its goroutines and Shutdown forever. Give the
-		// last frames and the peer's close closeLinger, as linger does.
-		c.closeBy = time.Now().Add(closeLinger)
-		c.nc.SetDeadline(c.closeBy)
+		// held the socket, its goroutines and Shutdown forever. The last
+		// frames get flushTimeout, the peer's close closeLinger after them.
+		c.closing = true
+		c.nc.SetDeadline(time.Now().Add(flushTimeout))
 	}
 	if c.core.Closed() && !c.writing && !c.done && !c.halfClosed {
 		// Everything is written: send FIN, and let the reader drain.
 		c.halfClosed = true
+		c.nc.SetReadDeadline(time.Now().Add(closeLinger))
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		} else {
@@ -230,7 +298,6 @@ func (c *conn) closeLocked() {
 	c.done = true
 	c.nc.Close()
 	close(c.doneCh)
-	close(c.wakeW)
 	c.progress.Broadcast()
 	if c.timer != nil {
 		c.timer.Stop()
