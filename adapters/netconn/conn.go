@@ -51,7 +51,11 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, cfg bridge.Config, st
 		return nil, err
 	}
 	c := &conn{srv: s, nc: nc, core: core, pool: core.Config().Buffers, doneCh: make(chan struct{})}
-	if sc, ok := nc.(syscall.Conn); ok {
+	under := nc
+	if pc, ok := nc.(*peekedConn); ok {
+		under = pc.Conn // sniffed h2c: the replayed bytes come first (readLoop)
+	}
+	if sc, ok := under.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
 		}
@@ -109,7 +113,9 @@ func (c *conn) readLoop() {
 		if own != nil {
 			buf = own
 		} else {
-			if err := c.waitInput(); err != nil {
+			if pc, ok := c.nc.(*peekedConn); ok && len(pc.buf) > 0 {
+				// The sniffed bytes are replayed first: nothing to wait for.
+			} else if err := c.waitInput(); err != nil {
 				c.fail(err)
 				return
 			}

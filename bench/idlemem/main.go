@@ -42,7 +42,10 @@ type server struct {
 	args      func(addr, debug string) []string
 }
 
-var heapDir string
+var (
+	heapDir string
+	forceGC bool
+)
 
 var servers = []server{
 	{"std", "./bench/stdserver", func(a, d string) []string { return []string{"-addr", a, "-debug", d} }},
@@ -56,6 +59,7 @@ func main() {
 	which := flag.String("servers", "std,netconn,loop", "servers to measure, comma-separated")
 	bin := flag.String("bin", "", "directory for the built binaries (default: a temporary one)")
 	flag.StringVar(&heapDir, "heapprofile", "", "if set, save each server's heap profile (with the connections open) in this directory")
+	flag.BoolVar(&forceGC, "gc", true, "run a garbage collection in each server (through its pprof endpoint) before each reading, as a server idle for two minutes would have")
 	flag.Parse()
 	raiseFileLimit()
 
@@ -67,7 +71,7 @@ func main() {
 		dir = d
 	}
 	fmt.Printf("idle h2c connections: %d per server, settle %v, %s\n\n", *n, *settle, time.Now().UTC().Format(time.RFC3339))
-	fmt.Printf("| server | open | RSS per conn | Go heap+stacks per conn | goroutines per conn |\n|---|---|---|---|---|\n")
+	fmt.Printf("| server | open | RSS per conn | Go heap per conn | Go stacks per conn | goroutines per conn |\n|---|---|---|---|---|---|\n")
 	for _, s := range servers {
 		if !strings.Contains(","+*which+",", ","+s.name+",") {
 			continue
@@ -81,15 +85,15 @@ func main() {
 		if err != nil {
 			fail("%s: %v", s.name, err)
 		}
-		fmt.Printf("| %s | %d | %.0f B | %.0f B | %.2f |\n", s.name, r.open, r.rss, r.heap, r.goroutines)
+		fmt.Printf("| %s | %d | %.0f B | %.0f B | %.0f B | %.2f |\n", s.name, r.open, r.rss, r.heap, r.stack, r.goroutines)
 	}
 }
 
 // result is the cost of one idle connection.
 type result struct {
-	open       int
-	rss, heap  float64
-	goroutines float64
+	open             int
+	rss, heap, stack float64
+	goroutines       float64
 }
 
 func measure(s server, path string, n int, settle time.Duration) (result, error) {
@@ -152,15 +156,26 @@ func measure(s server, path string, n int, settle time.Duration) (result, error)
 		open:       open,
 		rss:        per(after.rss, before.rss),
 		heap:       per(after.heap, before.heap),
+		stack:      per(after.stack, before.stack),
 		goroutines: per(after.goroutines, before.goroutines),
 	}, nil
 }
 
 // figures is one reading of a server's memory.
-type figures struct{ rss, heap, goroutines int64 }
+type figures struct{ rss, heap, stack, goroutines int64 }
 
 func snapshot(pid int, debug string) (figures, error) {
 	var f figures
+	if forceGC {
+		// Go collects at least every two minutes; an idle server has.
+		resp, err := http.Get("http://" + debug + "/debug/pprof/heap?gc=1")
+		if err != nil {
+			return f, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		time.Sleep(time.Second) // the scavenger returns freed pages
+	}
 	resp, err := http.Get("http://" + debug + "/debug/vars")
 	if err != nil {
 		return f, err
@@ -174,7 +189,7 @@ func snapshot(pid int, debug string) (figures, error) {
 	if err != nil {
 		return f, fmt.Errorf("debug/vars: %w", err)
 	}
-	f.heap = vars.Memstats.HeapInuse + vars.Memstats.StackInuse
+	f.heap, f.stack = vars.Memstats.HeapInuse, vars.Memstats.StackInuse
 	f.goroutines = vars.Goroutines
 	// RSS last, after the probe above finished.
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
