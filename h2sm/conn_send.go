@@ -107,6 +107,9 @@ func (c *Conn) WriteData(now time.Time, id StreamID, p []byte, end bool) (int, e
 	n := min(len(p), c.cfg.StreamSendBuffer-buffered)
 	if n > 0 {
 		c.setSendPending(st, true)
+		if st.sendBuf == nil && c.cfg.Buffers != nil {
+			st.sendBuf = c.cfg.Buffers.Get()
+		}
 	}
 	if n > 0 && st.sendHead > 0 && len(st.sendBuf)+n > cap(st.sendBuf) {
 		// Slide the unsent bytes down rather than grow the buffer.
@@ -398,7 +401,7 @@ func (c *Conn) closeStream(st *stream) {
 	c.setSendPending(st, false)
 	c.streams.remove(st, int(c.cfg.MaxConcurrentStreams))
 	if c.streams.active == 0 {
-		c.streams.trim()
+		c.streams.trim(c.cfg.Buffers)
 		if c.phase == PhaseOpen {
 			c.timers.setAfter(timerIdle, c.now, c.cfg.IdleTimeout)
 		}

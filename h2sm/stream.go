@@ -137,10 +137,15 @@ func (s *streamsState) recycle(st *stream, maxFree int) {
 }
 
 // trim drops the large send buffers of recycled streams, so that a
-// connection with no open stream holds little memory.
-func (s *streamsState) trim() {
+// connection with no open stream holds little memory; with a pool, every
+// one goes back to it.
+func (s *streamsState) trim(pool BufferPool) {
 	for _, st := range s.free {
-		if cap(st.sendBuf) > smallSendBuf {
+		switch {
+		case pool != nil && st.sendBuf != nil:
+			pool.Put(st.sendBuf[:0])
+			st.sendBuf = nil
+		case cap(st.sendBuf) > smallSendBuf:
 			st.sendBuf = nil
 		}
 	}

@@ -156,9 +156,16 @@ func (a *asyncConn) maybeForget(st *Stream) {
 }
 
 // OnData registers f to receive the request body: p is valid only during
-// the call; end is true with the last part. Without OnData the body is
-// discarded. Flow-control credit returns to the client after each call.
-func (st *Stream) OnData(f func(p []byte, end bool)) { st.onData = f }
+// the call; end is true with the last part. If the request has no body, or
+// its body already ended, f(nil, true) runs at once. Without OnData the
+// body is discarded. Flow-control credit returns to the client after each
+// call.
+func (st *Stream) OnData(f func(p []byte, end bool)) {
+	st.onData = f
+	if st.reqEnd && !st.done {
+		f(nil, true)
+	}
+}
 
 // Respond sends the response: status, header and body, complete. body is
 // retained until sent and must not be modified. It returns

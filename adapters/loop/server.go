@@ -69,7 +69,7 @@ type Server struct {
 	nconns   int
 	done     chan struct{} // closed when gnet.Run returned
 	runErr   error
-	pool     workerPool
+	pool     bridge.WorkerPool
 	ctx      context.Context // handlers' base context, cancelled by Close
 	cancel   context.CancelFunc
 }
@@ -111,9 +111,9 @@ func (s *Server) Start() (net.Addr, error) {
 	s.started = true
 	s.loops = make(map[gnet.EventLoop]*loopState)
 	s.done = make(chan struct{})
-	s.pool.max = s.MaxWorkers
-	if s.pool.max <= 0 {
-		s.pool.max = 1024
+	s.pool.Max = s.MaxWorkers
+	if s.pool.Max <= 0 {
+		s.pool.Max = 1024
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.Unlock()
@@ -214,7 +214,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Lock()
 		n := s.nconns
 		s.mu.Unlock()
-		if n == 0 && s.pool.idle() {
+		if n == 0 && s.pool.Idle() {
 			return s.Close()
 		}
 		select {
@@ -249,7 +249,7 @@ func (s *Server) Close() error {
 	}
 	<-s.done
 	s.cancel()
-	s.pool.wait()
+	s.pool.Wait()
 	return nil
 }
 

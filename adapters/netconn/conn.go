@@ -69,8 +69,9 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, cfg bridge.Config, st
 // Run implements bridge.Driver.
 func (c *conn) Run(f func(core *h2sm.Conn, now time.Time)) {
 	c.mu.Lock()
-	f(c.core, time.Now())
-	c.flushLocked()
+	now := time.Now()
+	f(c.core, now)
+	c.flushLocked(now)
 	c.mu.Unlock()
 }
 
@@ -78,7 +79,7 @@ func (c *conn) Run(f func(core *h2sm.Conn, now time.Time)) {
 // a writer goroutine runs while there is output.
 func (c *conn) serve() {
 	c.mu.Lock()
-	c.flushLocked() // our SETTINGS
+	c.flushLocked(time.Now()) // our SETTINGS
 	c.mu.Unlock()
 	c.readLoop()
 	c.writers.Wait()
@@ -126,16 +127,17 @@ func (c *conn) readLoop() {
 		c.mu.Lock()
 		p := buf[:n]
 		for len(p) > 0 && !c.core.Closed() && !c.done {
-			k := c.core.Receive(time.Now(), p)
+			now := time.Now()
+			k := c.core.Receive(now, p)
 			p = p[k:]
-			c.flushLocked()
+			c.flushLocked(now)
 			if k == 0 && len(p) > 0 && !c.core.Closed() && !c.done {
 				c.progress.Wait() // backpressure: wait for the writer
 			}
 		}
 		if err != nil && !c.core.Closed() {
 			c.core.Abort(time.Now(), err)
-			c.flushLocked()
+			c.flushLocked(time.Now())
 		}
 		closed, done := c.core.Closed(), c.done
 		c.mu.Unlock()
@@ -177,7 +179,7 @@ func (c *conn) fail(err error) {
 	c.mu.Lock()
 	if !c.core.Closed() {
 		c.core.Abort(time.Now(), err)
-		c.flushLocked()
+		c.flushLocked(time.Now())
 	}
 	c.closeLocked()
 	c.mu.Unlock()
@@ -222,7 +224,7 @@ func (c *conn) writeLoop() {
 				continue // yield once more before leaving
 			}
 			c.writing = false
-			c.flushLocked() // half-close if the core closed
+			c.flushLocked(time.Now()) // half-close if the core closed
 			c.mu.Unlock()
 			return
 		}
@@ -243,7 +245,7 @@ func (c *conn) writeLoop() {
 			}
 			c.writing = false
 			c.closeLocked()
-			c.flushLocked()
+			c.flushLocked(time.Now())
 			c.progress.Broadcast()
 			c.mu.Unlock()
 			return
@@ -254,17 +256,17 @@ func (c *conn) writeLoop() {
 }
 
 // flushLocked starts the writer when there is output and none runs,
-// re-arms the timer, and dispatches events. mu is held.
-func (c *conn) flushLocked() {
+// re-arms the timer, and dispatches events; now is the time of the input
+// or command just given to the core. mu is held.
+func (c *conn) flushLocked(now time.Time) {
 	for {
 		if !c.writing && !c.done && len(c.core.Outgoing()) > 0 {
 			c.writing = true
 			c.writers.Add(1)
 			go c.writeLoop()
 		}
-		c.armTimer()
+		c.armTimer(now)
 		dispatched := false
-		now := time.Now()
 		for ev, ok := c.core.NextEvent(); ok; ev, ok = c.core.NextEvent() {
 			c.bridge.Dispatch(c.core, now, ev)
 			dispatched = true
@@ -311,7 +313,7 @@ func (c *conn) closeLocked() {
 }
 
 // armTimer sets the connection's one timer to the core's deadline.
-func (c *conn) armTimer() {
+func (c *conn) armTimer(now time.Time) {
 	d, ok := c.core.Deadline()
 	if !ok || c.done {
 		if c.timer != nil && !c.deadline.IsZero() {
@@ -324,7 +326,7 @@ func (c *conn) armTimer() {
 		return
 	}
 	c.deadline = d
-	wait := time.Until(d)
+	wait := d.Sub(now)
 	if c.timer == nil {
 		c.timer = time.AfterFunc(wait, c.onTimer)
 	} else {
@@ -339,8 +341,9 @@ func (c *conn) onTimer() {
 		return
 	}
 	c.deadline = time.Time{}
-	c.core.HandleTimeout(time.Now())
-	c.flushLocked()
+	now := time.Now()
+	c.core.HandleTimeout(now)
+	c.flushLocked(now)
 }
 
 // shutdown starts a graceful shutdown of the connection.
@@ -352,7 +355,7 @@ func (c *conn) shutdown() {
 func (c *conn) close() {
 	c.mu.Lock()
 	c.core.Close(time.Now())
-	c.flushLocked()
+	c.flushLocked(time.Now())
 	c.closeLocked()
 	c.mu.Unlock()
 }

@@ -119,6 +119,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		s.workers.Wait()
 		close(done)
 	}()
 	select {
@@ -143,6 +144,7 @@ func (s *Server) Close() error {
 		err = h1.Close()
 	}
 	s.wg.Wait()
+	s.workers.Wait()
 	return err
 }
 

@@ -71,7 +71,8 @@ type Server struct {
 	shutdown  bool
 	h1        *http.Server
 	h1ln      *chanListener
-	wg        sync.WaitGroup // connection and accept goroutines
+	wg        sync.WaitGroup    // connection and accept goroutines
+	workers   bridge.WorkerPool // handler goroutines, reused under load
 }
 
 // ErrServerClosed is http.ErrServerClosed, returned by the Serve methods
@@ -256,6 +257,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		LocalAddr:   nc.LocalAddr().String(),
 		TLS:         state,
 		Logger:      s.logger(),
+		Go:          s.workers.Go,
 	}
 	c, err := s.newConn(ctx, nc, cfg, start)
 	if err != nil {

@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"log"
@@ -68,27 +67,93 @@ func asyncHandler() loop.Handler {
 		path, query, _ := strings.Cut(st.Path, "?")
 		switch path {
 		case "/echo":
-			var body []byte
-			st.OnData(func(p []byte, end bool) {
-				if len(body)+len(p) > maxBytes {
-					st.Reset()
-					return
-				}
-				body = append(body, p...)
-				if end {
-					st.Respond(200, nil, body)
-				}
-			})
-			if st.ContentLength == 0 {
-				st.Respond(200, nil, nil)
-			}
+			echo(st)
 		case "/bytes":
 			vals := parseQuery(query)
-			n, _ := strconv.Atoi(vals["n"])
-			st.Respond(200, nil, bytes.Repeat([]byte("x"), min(max(n, 0), maxBytes)))
+			n, err := strconv.Atoi(vals["n"])
+			if err != nil || n < 0 || n > 1<<30 {
+				st.Respond(400, nil, []byte("n must be an integer in [0, 2^30]\n"))
+				return
+			}
+			sendBytes(st, n)
 		default:
 			st.Respond(200, http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, []byte("hello world\n"))
 		}
+	})
+}
+
+// letters is the pattern /bytes serves ('a' to 'z' over and over, as
+// examples/server does), shared by all requests: 26 more bytes than the
+// largest write, so that a write may start at any letter.
+var letters = func() []byte {
+	b := make([]byte, 26*2520+26)
+	for i := range b {
+		b[i] = 'a' + byte(i%26)
+	}
+	return b
+}()
+
+// sendBytes streams n bytes of the pattern, as fast as the client's flow
+// control allows: Write takes what the stream's send buffer has room for,
+// and OnWritable resumes.
+func sendBytes(st *loop.Stream, n int) {
+	h := http.Header{"Content-Type": {"application/octet-stream"}, "Content-Length": {strconv.Itoa(n)}}
+	if err := st.WriteHeader(200, h); err != nil {
+		return
+	}
+	sent := 0
+	pump := func() {
+		for sent < n {
+			off := sent % 26
+			k, err := st.Write(letters[off : off+min(n-sent, len(letters)-26)])
+			if err != nil || k == 0 {
+				return // reset, or full: OnWritable calls pump again
+			}
+			sent += k
+		}
+		st.End(nil)
+	}
+	st.OnWritable(pump)
+	pump()
+}
+
+// echo streams the request body back as it arrives: what the stream's send
+// buffer cannot take yet waits in pending until OnWritable.
+func echo(st *loop.Stream) {
+	if err := st.WriteHeader(200, nil); err != nil {
+		return
+	}
+	var pending []byte
+	ended := false
+	flush := func() {
+		for len(pending) > 0 {
+			n, err := st.Write(pending)
+			if err != nil || n == 0 {
+				return // reset, or full: OnWritable calls flush again
+			}
+			pending = pending[n:]
+		}
+		pending = nil
+		if ended {
+			st.End(nil)
+		}
+	}
+	st.OnWritable(flush)
+	st.OnData(func(p []byte, end bool) {
+		ended = end
+		if len(pending) == 0 && len(p) > 0 {
+			n, err := st.Write(p) // copies what fits
+			if err != nil {
+				return
+			}
+			p = p[n:]
+		}
+		if len(pending)+len(p) > maxBytes {
+			st.Reset()
+			return
+		}
+		pending = append(pending, p...)
+		flush()
 	})
 }
 

@@ -162,7 +162,8 @@ type body struct {
 
 	mu      sync.Mutex
 	cond    sync.Cond
-	buf     []byte
+	buf     []byte // bytes not yet read are buf[off:]; from Buffers, back at the end
+	off     int
 	eof     bool
 	err     error
 	closed  bool
@@ -183,7 +184,18 @@ func (bd *body) push(p []byte, end bool) (discarded int) {
 		bd.mu.Unlock()
 		return len(p)
 	}
-	bd.buf = append(bd.buf, p...)
+	if len(p) > 0 {
+		switch {
+		case bd.buf == nil:
+			bd.buf = Buffers.Get()
+		case bd.off == len(bd.buf):
+			bd.buf, bd.off = bd.buf[:0], 0
+		case bd.off > 0 && len(bd.buf)+len(p) > cap(bd.buf):
+			bd.buf = bd.buf[:copy(bd.buf, bd.buf[bd.off:])]
+			bd.off = 0
+		}
+		bd.buf = append(bd.buf, p...)
+	}
 	if end {
 		bd.eof = true
 	}
@@ -211,14 +223,15 @@ func (bd *body) Read(p []byte) (int, error) {
 		bd.st.rw().send100Continue()
 	}
 	bd.mu.Lock()
-	for len(bd.buf) == 0 && !bd.eof && bd.err == nil && !bd.closed {
+	for bd.off == len(bd.buf) && !bd.eof && bd.err == nil && !bd.closed {
 		bd.cond.Wait()
 	}
 	if bd.closed {
 		bd.mu.Unlock()
 		return 0, http.ErrBodyReadAfterClose
 	}
-	if len(bd.buf) == 0 {
+	if bd.off == len(bd.buf) {
+		bd.release()
 		err := bd.err
 		if err == nil {
 			err = io.EOF
@@ -227,11 +240,8 @@ func (bd *body) Read(p []byte) (int, error) {
 		bd.mu.Unlock()
 		return 0, err
 	}
-	n := copy(p, bd.buf)
-	bd.buf = bd.buf[n:]
-	if len(bd.buf) == 0 {
-		bd.buf = nil
-	}
+	n := copy(p, bd.buf[bd.off:])
+	bd.off += n
 	bd.mu.Unlock()
 	if bd.manual {
 		bd.st.run(func(c *h2sm.Conn, now time.Time) { c.Consumed(now, bd.st.id, n) })
@@ -247,14 +257,22 @@ func (bd *body) Close() error {
 		return nil
 	}
 	bd.closed = true
-	n := len(bd.buf)
-	bd.buf = nil
+	n := len(bd.buf) - bd.off
+	bd.release()
 	bd.mu.Unlock()
 	bd.cond.Broadcast()
 	if n > 0 && bd.manual {
 		bd.st.run(func(c *h2sm.Conn, now time.Time) { c.Consumed(now, bd.st.id, n) })
 	}
 	return nil
+}
+
+// release gives the buffer back to the pool; bd.mu is held.
+func (bd *body) release() {
+	if bd.buf != nil {
+		Buffers.Put(bd.buf)
+		bd.buf, bd.off = nil, 0
+	}
 }
 
 // unfinished reports whether the client may still send body.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/h2sm/h2sm/h2sm"
@@ -196,7 +197,7 @@ func (w *responseWriter) commit(final bool, next []byte) error {
 		h.Set("Content-Length", strconv.Itoa(len(w.buf)))
 	}
 	if _, ok := h["Date"]; !ok {
-		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+		h["Date"] = []string{httpDate()}
 	}
 	w.mu.Lock()
 	w.trailers = w.trailerKeys()
@@ -205,19 +206,49 @@ func (w *responseWriter) commit(final bool, next []byte) error {
 	fields := []h2sm.HeaderField{{Name: ":status", Value: strconv.Itoa(w.status)}}
 	fields = appendHeader(fields, h, nil)
 	end := final && (w.noBody || len(w.buf) == 0) && !trailing
+	buf := w.buf
+	w.buf = nil
+	if w.noBody {
+		buf = nil
+	}
+	endData := final && !trailing
+	// The headers and as much of the buffered body as the stream takes go
+	// in one turn of the driver.
 	var err error
-	w.st.run(func(c *h2sm.Conn, now time.Time) { err = c.WriteHeaders(now, w.st.id, fields, end) })
+	n := 0
+	w.st.run(func(c *h2sm.Conn, now time.Time) {
+		if err = c.WriteHeaders(now, w.st.id, fields, end); err == nil && len(buf) > 0 {
+			n, err = c.WriteData(now, w.st.id, buf, endData)
+		}
+	})
 	if err != nil {
 		return w.st.writeErr(err)
 	}
-	w.st.endSent = end
-	if len(w.buf) > 0 && !w.noBody {
-		buf := w.buf
-		w.buf = nil
-		_, err = w.st.sendData(buf, final && !trailing)
+	w.st.endSent = end || (len(buf) > 0 && n == len(buf) && endData)
+	if n < len(buf) {
+		_, err = w.st.sendData(buf[n:], endData)
 	}
 	return err
 }
+
+// httpDate returns the Date header's value for now, formatted once a
+// second.
+func httpDate() string {
+	now := time.Now()
+	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
+		return d.s
+	}
+	d := &cachedDate{sec: now.Unix(), s: now.UTC().Format(http.TimeFormat)}
+	dateCache.Store(d)
+	return d.s
+}
+
+type cachedDate struct {
+	sec int64
+	s   string
+}
+
+var dateCache atomic.Pointer[cachedDate]
 
 // sniffLen is how much body http.DetectContentType considers.
 const sniffLen = 512
