@@ -51,6 +51,8 @@ type Conn struct {
 	queue   []*stream // requests waiting for a handler slot
 	running int       // handlers not yet returned, reset streams included
 	closed  bool
+	manual  bool // the core's ManualFlowControl, read at the first event
+	known   bool // manual was read
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -93,6 +95,9 @@ var errConnClosed = errors.New("h2sm: connection closed")
 // Dispatch handles one event from the core. It runs under the Driver's
 // exclusivity and may call commands on c directly.
 func (b *Conn) Dispatch(c *h2sm.Conn, now time.Time, ev h2sm.Event) {
+	if !b.known {
+		b.manual, b.known = c.Config().ManualFlowControl, true
+	}
 	switch ev.Kind {
 	case h2sm.EventRequest:
 		b.onRequest(c, now, ev)
@@ -102,7 +107,7 @@ func (b *Conn) Dispatch(c *h2sm.Conn, now time.Time, ev h2sm.Event) {
 		if st != nil {
 			n = st.body.push(ev.Data, ev.EndStream)
 		}
-		if n > 0 && c.Config().ManualFlowControl {
+		if n > 0 && b.manual {
 			c.Consumed(now, ev.Stream, n)
 		}
 		if st != nil && st.discarding {

@@ -1,6 +1,9 @@
 package bridge
 
-import "strings"
+import (
+	"net/http"
+	"strings"
+)
 
 // commonNames maps canonical header keys to their HTTP/2 (lowercase) names
 // without allocating.
@@ -33,6 +36,24 @@ func canonical(n string) string {
 		up = c == '-'
 	}
 	return string(b)
+}
+
+// commonKeys maps the HTTP/2 names of commonNames to their canonical keys.
+var commonKeys = func() map[string]string {
+	m := make(map[string]string, len(commonNames))
+	for k, n := range commonNames {
+		m[n] = k
+	}
+	return m
+}()
+
+// canonicalKey returns the net/http header key of an HTTP/2 field name,
+// without allocating for common ones.
+func canonicalKey(n string) string {
+	if k, ok := commonKeys[n]; ok {
+		return k
+	}
+	return http.CanonicalHeaderKey(n)
 }
 
 // lowerName returns the HTTP/2 field name of a header key.

@@ -27,6 +27,11 @@ type stream struct {
 	w       *responseWriter
 	endSent bool // END_STREAM handed to the core (handler goroutine only)
 
+	// The request's body and the response writer live in the stream's
+	// allocation (body and w point here).
+	bodyv body
+	wv    responseWriter
+
 	// Under the Driver's exclusivity: the handler returned before the client
 	// finished its body, which is now discarded.
 	discarding bool
@@ -49,15 +54,23 @@ func (b *Conn) newStream(c *h2sm.Conn, ev h2sm.Event) (*stream, error) {
 		return nil, err
 	}
 	hdr := make(http.Header, len(ev.Fields))
+	// One backing array for the values: a field seen once takes a one-slot
+	// slice of it (capped, so that a repeated field copies on append).
+	vals := make([]string, len(ev.Fields))
 	var cookies []string
-	for _, f := range ev.Fields {
+	for i, f := range ev.Fields {
 		if f.Name == "cookie" {
 			// RFC 9113 §8.2.3: cookie crumbs are joined with "; ".
 			cookies = append(cookies, f.Value)
 			continue
 		}
-		key := http.CanonicalHeaderKey(f.Name)
-		hdr[key] = append(hdr[key], f.Value)
+		key := canonicalKey(f.Name)
+		if prev, ok := hdr[key]; ok {
+			hdr[key] = append(prev, f.Value)
+			continue
+		}
+		vals[i] = f.Value
+		hdr[key] = vals[i : i+1 : i+1]
 	}
 	if len(cookies) > 0 {
 		hdr["Cookie"] = []string{strings.Join(cookies, "; ")}
@@ -66,16 +79,17 @@ func (b *Conn) newStream(c *h2sm.Conn, ev h2sm.Event) (*stream, error) {
 		hdr[":protocol"] = []string{ev.Protocol}
 	}
 	st := &stream{b: b, id: ev.Stream, wakeCh: make(chan struct{}, 1)}
+	st.body, st.w = &st.bodyv, &st.wv
 	st.ctx, st.cancel = context.WithCancelCause(b.ctx)
 	if b.cfg.Server != nil {
 		st.ctx = context.WithValue(st.ctx, http.ServerContextKey, b.cfg.Server)
 	}
-	st.body = newBody(st, ev.EndStream, c.Config().ManualFlowControl)
+	st.bodyv.init(st, ev.EndStream, b.manual)
 	cl := ev.ContentLength
 	if cl < 0 && ev.EndStream {
 		cl = 0
 	}
-	req := &http.Request{
+	req := http.Request{
 		Method:     ev.Method,
 		URL:        u,
 		Proto:      "HTTP/2.0",
@@ -104,8 +118,8 @@ func (b *Conn) newStream(c *h2sm.Conn, ev h2sm.Event) (*stream, error) {
 			}
 		}
 	}
-	st.req = req.WithContext(st.ctx)
-	st.w = &responseWriter{st: st, header: make(http.Header)}
+	st.req = req.WithContext(st.ctx) // the one Request allocated
+	st.wv.st, st.wv.header = st, make(http.Header)
 	return st, nil
 }
 
@@ -170,10 +184,9 @@ type body struct {
 	started bool // first Read happened (Expect: 100-continue)
 }
 
-func newBody(st *stream, eof bool, manual bool) *body {
-	bd := &body{st: st, eof: eof, manual: manual}
+func (bd *body) init(st *stream, eof bool, manual bool) {
+	bd.st, bd.eof, bd.manual = st, eof, manual
 	bd.cond.L = &bd.mu
-	return bd
 }
 
 // push appends delivered DATA; it runs under the Driver's exclusivity. It

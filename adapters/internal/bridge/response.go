@@ -37,6 +37,10 @@ type responseWriter struct {
 	trailers  []string   // declared in the Trailer header at commit
 	readTimer *time.Timer
 	writeTime *time.Timer
+
+	added    [3]string           // values of the headers commit adds
+	fieldBuf [8]h2sm.HeaderField // commit's fields, when they fit
+	cmd      commitCmd
 }
 
 func (st *stream) rw() *responseWriter { return st.w }
@@ -84,6 +88,9 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 		// A HEAD response buffers too: its headers (Content-Type sniffed,
 		// Content-Length) are those of the GET, as with net/http.
 		if len(w.buf)+len(p) <= bufferSize {
+			if w.buf == nil {
+				w.buf = Buffers.Get() // back to the pool at commit
+			}
 			w.buf = append(w.buf, p...)
 			return len(p), nil
 		}
@@ -98,7 +105,17 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 }
 
 // WriteString implements io.StringWriter.
-func (w *responseWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
+func (w *responseWriter) WriteString(s string) (int, error) {
+	if !w.isSent() && w.wrote && !w.noBody && len(w.buf)+len(s) <= bufferSize {
+		// Buffered: no []byte copy of s needed.
+		if w.buf == nil {
+			w.buf = Buffers.Get()
+		}
+		w.buf = append(w.buf, s...)
+		return len(s), nil
+	}
+	return w.Write([]byte(s))
+}
 
 // Flush implements http.Flusher.
 func (w *responseWriter) Flush() { w.FlushError() }
@@ -182,9 +199,15 @@ func (w *responseWriter) commit(final bool, next []byte) error {
 	if len(sniff) < sniffLen && len(next) > 0 {
 		sniff = append(sniff[:len(sniff):len(sniff)], next[:min(len(next), sniffLen-len(sniff))]...)
 	}
+	// The headers the bridge adds share one backing array.
+	added := w.added[:0:0]
+	add := func(k, v string) {
+		added = append(w.added[:len(added)], v)
+		h[k] = added[len(added)-1 : len(added) : len(added)]
+	}
 	if len(sniff) > 0 {
 		if _, ok := h["Content-Type"]; !ok && h.Get("Content-Encoding") == "" {
-			h.Set("Content-Type", http.DetectContentType(sniff))
+			add("Content-Type", http.DetectContentType(sniff))
 		}
 	}
 	// Trailers set with http.TrailerPrefix are known only once the handler
@@ -194,41 +217,68 @@ func (w *responseWriter) commit(final bool, next []byte) error {
 	// A HEAD response gets the Content-Length of what the handler wrote,
 	// but only if it wrote something (as net/http does).
 	if final && (!w.noBody || len(w.buf) > 0) && h.Get("Content-Length") == "" && !trailing {
-		h.Set("Content-Length", strconv.Itoa(len(w.buf)))
+		add("Content-Length", strconv.Itoa(len(w.buf)))
 	}
 	if _, ok := h["Date"]; !ok {
-		h["Date"] = []string{httpDate()}
+		add("Date", httpDate())
 	}
 	w.mu.Lock()
 	w.trailers = w.trailerKeys()
 	w.sent = true
 	w.mu.Unlock()
-	fields := []h2sm.HeaderField{{Name: ":status", Value: strconv.Itoa(w.status)}}
+	fields := w.fieldBuf[:1]
+	if 1+len(h) > len(w.fieldBuf) {
+		fields = make([]h2sm.HeaderField, 1, 1+len(h))
+	}
+	fields[0] = h2sm.HeaderField{Name: ":status", Value: strconv.Itoa(w.status)}
 	fields = appendHeader(fields, h, nil)
 	end := final && (w.noBody || len(w.buf) == 0) && !trailing
 	buf := w.buf
 	w.buf = nil
+	pooled := buf // back to the pool once the core copied it
 	if w.noBody {
 		buf = nil
 	}
 	endData := final && !trailing
 	// The headers and as much of the buffered body as the stream takes go
-	// in one turn of the driver.
-	var err error
-	n := 0
-	w.st.run(func(c *h2sm.Conn, now time.Time) {
-		if err = c.WriteHeaders(now, w.st.id, fields, end); err == nil && len(buf) > 0 {
-			n, err = c.WriteData(now, w.st.id, buf, endData)
-		}
-	})
+	// in one turn of the driver. The command lives in w; only the method
+	// value passed to Run is allocated.
+	cm := &w.cmd
+	*cm = commitCmd{id: w.st.id, fields: fields, end: end, buf: buf, endData: endData}
+	w.st.run(w.runCommit)
+	n, err := cm.n, cm.err
+	*cm = commitCmd{}
 	if err != nil {
-		return w.st.writeErr(err)
+		err = w.st.writeErr(err)
+	} else {
+		w.st.endSent = end || (len(buf) > 0 && n == len(buf) && endData)
+		if n < len(buf) {
+			_, err = w.st.sendData(buf[n:], endData)
+		}
 	}
-	w.st.endSent = end || (len(buf) > 0 && n == len(buf) && endData)
-	if n < len(buf) {
-		_, err = w.st.sendData(buf[n:], endData)
+	if pooled != nil {
+		Buffers.Put(pooled)
 	}
 	return err
+}
+
+// commitCmd is commit's command to the core.
+type commitCmd struct {
+	id           h2sm.StreamID
+	fields       []h2sm.HeaderField
+	end, endData bool
+	buf          []byte
+	n            int
+	err          error
+}
+
+// runCommit runs w.cmd on the core.
+func (w *responseWriter) runCommit(c *h2sm.Conn, now time.Time) { w.cmd.run(c, now) }
+
+func (cm *commitCmd) run(c *h2sm.Conn, now time.Time) {
+	if cm.err = c.WriteHeaders(now, cm.id, cm.fields, cm.end); cm.err == nil && len(cm.buf) > 0 {
+		cm.n, cm.err = c.WriteData(now, cm.id, cm.buf, cm.endData)
+	}
 }
 
 // httpDate returns the Date header's value for now, formatted once a
