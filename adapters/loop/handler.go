@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/h2sm/h2sm/adapters/internal/bridge"
 	"github.com/h2sm/h2sm/h2sm"
 )
 
@@ -67,6 +68,7 @@ const maxDiscard = 64 << 10
 type asyncConn struct {
 	c       *conn
 	streams map[h2sm.StreamID]*Stream
+	fields  []h2sm.HeaderField // scratch for response fields (the core keeps none)
 }
 
 // dispatch handles one core event on the loop.
@@ -75,9 +77,15 @@ func (a *asyncConn) dispatch(now time.Time, ev h2sm.Event) {
 	switch ev.Kind {
 	case h2sm.EventRequest:
 		hdr := make(http.Header, len(ev.Fields))
-		for _, f := range ev.Fields {
-			k := http.CanonicalHeaderKey(f.Name)
-			hdr[k] = append(hdr[k], f.Value)
+		vals := make([]string, len(ev.Fields)) // one backing array for the values
+		for i, f := range ev.Fields {
+			k := bridge.CanonicalKey(f.Name)
+			if prev, ok := hdr[k]; ok {
+				hdr[k] = append(prev, f.Value)
+				continue
+			}
+			vals[i] = f.Value
+			hdr[k] = vals[i : i+1 : i+1]
 		}
 		st := &Stream{
 			Method: ev.Method, Scheme: ev.Scheme, Authority: ev.Authority, Path: ev.Path,
@@ -175,10 +183,12 @@ func (st *Stream) Respond(status int, header http.Header, body []byte) error {
 		return h2sm.ErrStreamClosed
 	}
 	now := time.Now()
-	fields := appendFields(make([]h2sm.HeaderField, 0, 2+len(header)), status, header)
-	if header.Get("Content-Length") == "" && status >= 200 && status != 204 && status != 304 {
+	// The core does not keep fields: the connection's scratch array serves.
+	fields := appendFields(st.c.async.fields[:0], status, header)
+	if _, ok := header["Content-Length"]; !ok && status >= 200 && status != 204 && status != 304 {
 		fields = append(fields, h2sm.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
 	}
+	st.c.async.fields = fields[:0]
 	if st.noBody(status) {
 		body = nil
 	}
@@ -200,7 +210,7 @@ func (st *Stream) Respond(status int, header http.Header, body []byte) error {
 func appendFields(fields []h2sm.HeaderField, status int, header http.Header) []h2sm.HeaderField {
 	fields = append(fields, h2sm.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
 	for k, vs := range header {
-		name := lowerKey(k)
+		name := bridge.LowerName(k)
 		for _, v := range vs {
 			fields = append(fields, h2sm.HeaderField{Name: name, Value: v})
 		}
@@ -226,7 +236,8 @@ func (st *Stream) WriteHeader(status int, header http.Header) error {
 	if status < 200 {
 		return fmt.Errorf("%w: a streamed response needs a final status, not %d", h2sm.ErrInvalidHeader, status)
 	}
-	fields := appendFields(make([]h2sm.HeaderField, 0, 1+len(header)), status, header)
+	fields := appendFields(st.c.async.fields[:0], status, header)
+	st.c.async.fields = fields[:0]
 	if err := st.c.core.WriteHeaders(time.Now(), st.id, fields, false); err != nil {
 		if !errors.Is(err, h2sm.ErrInvalidHeader) {
 			st.done = true
@@ -289,7 +300,7 @@ func (st *Stream) End(trailer http.Header) error {
 	} else {
 		fields := make([]h2sm.HeaderField, 0, len(trailer))
 		for k, vs := range trailer {
-			name := lowerKey(k)
+			name := bridge.LowerName(k)
 			for _, v := range vs {
 				fields = append(fields, h2sm.HeaderField{Name: name, Value: v})
 			}
@@ -351,20 +362,4 @@ func (st *Stream) Do(f func()) {
 			a.maybeForget(st)
 		}
 	})
-}
-
-// lowerKey returns the HTTP/2 (lowercase) name of a header key.
-func lowerKey(k string) string {
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(k)
-			for j := i; j < len(b); j++ {
-				if c := b[j]; c >= 'A' && c <= 'Z' {
-					b[j] = c + 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return k
 }

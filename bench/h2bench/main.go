@@ -1,9 +1,11 @@
 // Command h2bench compares HTTP/2 servers under h2load in one run: the Go
 // standard library's server (bench/stdserver), netconn serving an
 // http.Handler (examples/server -h2c), loop with its non-blocking API
-// (examples/loop) and loop serving an http.Handler (examples/loop -http).
+// (examples/loop), loop serving an http.Handler (examples/loop -http), and
+// nghttpd 1.52, the C reference, when it is installed (Debian's
+// nghttp2-server), serving files that match the routes.
 //
-// Every server runs the same demo handlers over h2c, pinned to CPU 0 with
+// Every Go server runs the same demo handlers over h2c, pinned to CPU 0 with
 // GOMAXPROCS=1; h2load runs pinned to CPU 1. The scenarios:
 //
 //	S1  GET /                 -c 50 -m 10
@@ -41,8 +43,9 @@ import (
 
 // server is one server under test.
 type server struct {
-	name, pkg string
+	name, pkg string // pkg: a Go package to build, or "" for an installed program
 	args      func(addr string) []string
+	program   string // the installed program when pkg is ""
 
 	cmd  *exec.Cmd
 	addr string
@@ -67,13 +70,14 @@ type result struct {
 	reqs, reqPerSec, mbPerSec float64
 	cpuMicrosPerReq           float64
 	writesPerReq              float64
+	clientCPU                 float64 // h2load's CPU time over the run's length (1 = a whole core)
 }
 
 func main() {
 	reps := flag.Int("reps", 5, "runs per scenario and server (the report gives medians)")
 	duration := flag.Duration("duration", 8*time.Second, "length of one measured run")
 	warmup := flag.Duration("warmup", time.Second, "unmeasured run before each measured one")
-	which := flag.String("servers", "std,netconn,loop,loop-http", "servers, comma-separated")
+	which := flag.String("servers", "std,netconn,loop,loop-http,nghttpd", "servers, comma-separated (nghttpd is skipped when not installed)")
 	only := flag.String("scenarios", "S1,S2,S3,S4", "scenarios, comma-separated")
 	pin := flag.Bool("pin", runtime.NumCPU() >= 2, "pin the server to CPU 0 and h2load to CPU 1")
 	flag.Parse()
@@ -91,12 +95,29 @@ func main() {
 		{name: "netconn", pkg: "./examples/server", args: func(a string) []string { return []string{"-addr", "", "-h2c", a} }},
 		{name: "loop", pkg: "./examples/loop", args: func(a string) []string { return []string{"-addr", a} }},
 		{name: "loop-http", pkg: "./examples/loop", args: func(a string) []string { return []string{"-addr", a, "-http"} }},
+		{name: "nghttpd", program: "nghttpd", args: func(a string) []string {
+			host, port, _ := net.SplitHostPort(a)
+			// / -> index.html, /bytes (the query is ignored) -> a 1 MiB file,
+			// POST /echo -> the upload back.
+			return []string{"--no-tls", "-a", host, "-d", filepath.Join(dir, "docroot"), "--echo-upload", port}
+		}},
 	}
+	docroot := filepath.Join(dir, "docroot")
+	check(os.MkdirAll(docroot, 0o755))
+	check(os.WriteFile(filepath.Join(docroot, "index.html"), []byte("hello world\n"), 0o644))
+	check(os.WriteFile(filepath.Join(docroot, "bytes"), bytes.Repeat([]byte("x"), 1<<20), 0o644))
 	var servers []*server
 	for _, s := range all {
-		if inList(*which, s.name) {
-			servers = append(servers, s)
+		if !inList(*which, s.name) {
+			continue
 		}
+		if s.pkg == "" {
+			if _, err := exec.LookPath(s.program); err != nil {
+				fmt.Fprintf(os.Stderr, "h2bench: %s not installed, skipped\n", s.program)
+				continue
+			}
+		}
+		servers = append(servers, s)
 	}
 	var scens []scenario
 	for _, sc := range scenarios {
@@ -105,8 +126,11 @@ func main() {
 		}
 	}
 	for _, s := range servers {
-		bin := filepath.Join(dir, filepath.Base(s.pkg))
-		if _, err := os.Stat(bin); err != nil {
+		bin := s.program
+		if s.pkg != "" {
+			bin = filepath.Join(dir, filepath.Base(s.pkg))
+		}
+		if _, err := os.Stat(bin); s.pkg != "" && err != nil {
 			if out, err := exec.Command("go", "build", "-o", bin, s.pkg).CombinedOutput(); err != nil {
 				fail("build %s: %v\n%s", s.pkg, err, out)
 			}
@@ -143,8 +167,8 @@ func main() {
 					results[sc.name] = map[string][]result{}
 				}
 				results[sc.name][s.name] = append(results[sc.name][s.name], r)
-				fmt.Fprintf(os.Stderr, "run %d %s %-9s %9.0f req/s %8.1f MB/s %6.1f µs CPU/req %5.2f writes/req\n",
-					rep+1, sc.name, s.name, r.reqPerSec, r.mbPerSec, r.cpuMicrosPerReq, r.writesPerReq)
+				fmt.Fprintf(os.Stderr, "run %d %s %-9s %9.0f req/s %8.1f MB/s %6.1f µs CPU/req %5.2f writes/req, h2load %3.0f%% CPU\n",
+					rep+1, sc.name, s.name, r.reqPerSec, r.mbPerSec, r.cpuMicrosPerReq, r.writesPerReq, 100*r.clientCPU)
 			}
 		}
 	}
@@ -167,15 +191,20 @@ func runH2load(h2load string, s *server, sc scenario, upload string, d time.Dura
 	if err != nil {
 		return result{}, err
 	}
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	cmd := exec.Command(args[0], args[1:]...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("h2load: %v\n%s", err, out)
 	}
+	elapsed := time.Since(start)
 	cpu1, w1, err := procFigures(pid)
 	if err != nil {
 		return result{}, err
 	}
-	return parseH2load(string(out), cpu1-cpu0, w1-w0)
+	r, err := parseH2load(string(out), cpu1-cpu0, w1-w0)
+	r.clientCPU = float64(cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime()) / float64(elapsed)
+	return r, err
 }
 
 var (
@@ -243,7 +272,7 @@ func procFigures(pid int) (time.Duration, int64, error) {
 func report(scens []scenario, servers []*server, results map[string]map[string][]result) {
 	for _, sc := range scens {
 		fmt.Printf("### %s  %s %s  -c %d -m %d\n\n", sc.name, map[bool]string{false: "GET", true: "POST 64 KiB"}[sc.upload], sc.path, sc.c, sc.m)
-		fmt.Printf("| server | req/s (median, range) | MB/s | server CPU µs/req | writes/req | × std req/s | × std CPU/req |\n|---|---|---|---|---|---|---|\n")
+		fmt.Printf("| server | req/s (median, range) | MB/s | server CPU µs/req | writes/req | h2load CPU | × std req/s | × std CPU/req |\n|---|---|---|---|---|---|---|---|\n")
 		base := results[sc.name]["std"]
 		for _, s := range servers {
 			rs := results[sc.name][s.name]
@@ -255,9 +284,10 @@ func report(scens []scenario, servers []*server, results map[string]map[string][
 				ratio = fmt.Sprintf("%.2f", rps/median(base, func(r result) float64 { return r.reqPerSec }))
 				cpuRatio = fmt.Sprintf("%.2f", median(base, func(r result) float64 { return r.cpuMicrosPerReq })/cpu)
 			}
-			fmt.Printf("| %s | %.0f (%.0f–%.0f) | %.1f | %.1f | %.2f | %s | %s |\n", s.name, rps, lo, hi,
+			fmt.Printf("| %s | %.0f (%.0f–%.0f) | %.1f | %.1f | %.2f | %.0f%% | %s | %s |\n", s.name, rps, lo, hi,
 				median(rs, func(r result) float64 { return r.mbPerSec }), cpu,
-				median(rs, func(r result) float64 { return r.writesPerReq }), ratio, cpuRatio)
+				median(rs, func(r result) float64 { return r.writesPerReq }),
+				100*median(rs, func(r result) float64 { return r.clientCPU }), ratio, cpuRatio)
 		}
 		fmt.Println()
 	}

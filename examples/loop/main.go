@@ -77,10 +77,17 @@ func asyncHandler() loop.Handler {
 			}
 			sendBytes(st, n)
 		default:
-			st.Respond(200, http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, []byte("hello world\n"))
+			st.Respond(200, textPlain, helloWorld)
 		}
 	})
 }
+
+// Respond only reads the header and body it is given, so constant ones are
+// shared by every request.
+var (
+	textPlain  = http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
+	helloWorld = []byte("hello world\n")
+)
 
 // letters is the pattern /bytes serves ('a' to 'z' over and over, as
 // examples/server does), shared by all requests: 26 more bytes than the

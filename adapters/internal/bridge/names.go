@@ -47,8 +47,14 @@ var commonKeys = func() map[string]string {
 	return m
 }()
 
-// canonicalKey returns the net/http header key of an HTTP/2 field name,
+// CanonicalKey returns the net/http header key of an HTTP/2 field name,
 // without allocating for common ones.
+func CanonicalKey(n string) string { return canonicalKey(n) }
+
+// LowerName returns the HTTP/2 field name of a net/http header key,
+// without allocating for common ones.
+func LowerName(k string) string { return lowerName(k) }
+
 func canonicalKey(n string) string {
 	if k, ok := commonKeys[n]; ok {
 		return k
