@@ -1,6 +1,9 @@
 package h2sm
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // timerKind names one of the Conn's timers. HandleTimeout walks them in this
 // order.
@@ -32,8 +35,17 @@ func (k timerKind) String() string { return timerNames[k] }
 // 24 keep an idle connection small; it spans 292 years.
 type instant time.Duration
 
-// add returns i+d.
-func (i instant) add(d time.Duration) instant { return i + instant(d) }
+// never is the latest instant; a deadline there does not fire.
+const never = instant(math.MaxInt64)
+
+// add returns i+d, saturating at never: a timeout of math.MaxInt64 (a
+// common way to say "no timeout") must not wrap into the past.
+func (i instant) add(d time.Duration) instant {
+	if d > 0 && i > never-instant(d) {
+		return never
+	}
+	return i + instant(d)
+}
 
 // timers is the table of deadlines; zero means disarmed.
 type timers [numTimers]instant

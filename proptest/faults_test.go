@@ -67,7 +67,8 @@ func (f *headersAfterData) Filter(fr []byte, emit func([]byte)) {
 }
 
 // faultCase is one fault and the property that must catch it; want is a
-// part of the violation message the property reports.
+// part of the violation message the property reports ("|" separates
+// alternatives).
 type faultCase struct {
 	name   string
 	filter func() FrameFilter
@@ -89,11 +90,24 @@ func everyOther(f func() FrameFilter) func() FrameFilter {
 	}
 }
 
+// containsAny reports whether s contains one of the "|"-separated wants.
+func containsAny(s, wants string) bool {
+	for _, w := range strings.Split(wants, "|") {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
 func faultCases() []faultCase {
 	return []faultCase{
 		{"drop a stream WINDOW_UPDATE", func() FrameFilter { return &dropWindowUpdate{} }, PropCreditReturned, "credit held back"},
 		{"repeat a DATA frame", func() FrameFilter { return &repeatData{} }, PropResponseBody, "not a prefix"},
-		{"reorder HEADERS after DATA", func() FrameFilter { return &headersAfterData{} }, PropResponseFraming, "DATA on stream"},
+		// Held back behind DATA, the final HEADERS shows as DATA before
+		// HEADERS; held back behind a 1xx's HEADERS, as a header block that
+		// differs from the one written first.
+		{"reorder HEADERS after DATA", func() FrameFilter { return &headersAfterData{} }, PropResponseFraming, "DATA on stream|header block 0 differs"},
 		{"drop a WINDOW_UPDATE in the second of two identical runs",
 			everyOther(func() FrameFilter { return &dropWindowUpdate{} }), PropDeterminism, "different output"},
 	}
@@ -125,7 +139,7 @@ func TestFaultsAreCaught(t *testing.T) {
 				var buf bytes.Buffer
 				gopter.NewFormatedReporter(false, 1<<20, &buf).ReportTestResult(fc.prop.String(), res)
 				last = buf.String()
-				if res.Status == gopter.TestFailed && strings.Contains(strings.Join(res.Labels, "\n"), fc.want) {
+				if res.Status == gopter.TestFailed && containsAny(strings.Join(res.Labels, "\n"), fc.want) {
 					t.Logf("fault %q caught by %v (shrunk):\n%s", fc.name, fc.prop, last)
 					return
 				}

@@ -51,7 +51,8 @@ type conn struct {
 	mu       sync.Mutex
 	tasks    []*task // work from other goroutines, run on the loop
 	wakeSent bool    // a Wake is on its way
-	detached bool    // the loop is done with the core: run tasks inline
+	detached bool    // the loop is done with the core: posters run the tasks
+	draining bool    // after detach: a goroutine is running the tasks
 }
 
 // task is a function another goroutine runs on the loop.
@@ -73,15 +74,25 @@ func (c *conn) Run(f func(core *h2sm.Conn, now time.Time)) {
 	taskPool.Put(t)
 }
 
-// post queues t for the loop and reports whether it was queued; when the
-// loop is done with the core, t runs at once under mu instead.
+// post queues t for the loop; when the loop is done with the core, the
+// posting goroutine runs the queued tasks itself (see runDetached) unless
+// another does. It reports whether the caller must receive from t.done:
+// whenever t has a done channel, since t.done is signalled by whoever
+// runs t, even this goroutine.
 func (c *conn) post(t *task) bool {
 	c.mu.Lock()
 	if c.detached {
-		t.f(c.core, time.Now())
-		c.dispatchAll(time.Now())
+		c.tasks = append(c.tasks, t)
+		if c.draining {
+			// Another goroutine, or this one from inside a task (a Stream.Do
+			// in a Do callback), runs the tasks: it will run t too.
+			c.mu.Unlock()
+			return t.done != nil
+		}
+		c.draining = true
 		c.mu.Unlock()
-		return false
+		c.runDetached() // runs t too, and signals t.done (buffered)
+		return t.done != nil
 	}
 	c.tasks = append(c.tasks, t)
 	wake := !c.wakeSent
@@ -93,6 +104,29 @@ func (c *conn) post(t *task) bool {
 		c.gc.Wake(nil)
 	}
 	return true
+}
+
+// runDetached runs the queued tasks after the loop let go of the core, one
+// goroutine at a time (c.draining): not under mu, so that a task may post
+// another.
+func (c *conn) runDetached() {
+	c.mu.Lock()
+	for len(c.tasks) > 0 {
+		t := c.tasks[0]
+		c.tasks[0] = nil
+		c.tasks = c.tasks[1:]
+		c.mu.Unlock()
+		now := time.Now()
+		t.f(c.core, now)
+		c.dispatchAll(now)
+		if t.done != nil {
+			t.done <- struct{}{}
+		}
+		c.mu.Lock()
+	}
+	c.tasks = nil
+	c.draining = false
+	c.mu.Unlock()
 }
 
 // do queues f for the loop without waiting (the non-blocking handler API).
@@ -334,16 +368,9 @@ func (c *conn) detach() {
 	c.dispatchAll(now) // still the loop's: handler goroutines only queue tasks
 	c.mu.Lock()
 	c.detached = true
-	tasks := c.tasks
-	c.tasks = nil
-	for _, t := range tasks {
-		t.f(c.core, now)
-		c.dispatchAll(now)
-		if t.done != nil {
-			t.done <- struct{}{}
-		}
-	}
+	c.draining = true // the tasks queued so far run here
 	c.mu.Unlock()
+	c.runDetached()
 	c.srv.forget(c)
 }
 

@@ -2,12 +2,18 @@ package loop
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/h2sm/h2sm/h2sm"
 )
@@ -126,4 +132,91 @@ func TestAsyncRequestTrailers(t *testing.T) {
 		t.Fatalf("HEAD: %v %v", res, err)
 	}
 	res.Body.Close()
+}
+
+// TestDoInsideDoAfterClose: once the connection is gone, Stream.Do still
+// runs its function, and a Do inside it runs too (it used to deadlock on
+// the connection's mutex).
+func TestDoInsideDoAfterClose(t *testing.T) {
+	got := make(chan *Stream, 1)
+	addr := startServer(t, &Server{AsyncHandler: HandlerFunc(func(st *Stream) { got <- st })})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(nc, nc)
+	nc.Write([]byte(http2.ClientPreface))
+	fr.WriteSettings()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", addr}, {":path", "/"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
+	var st *Stream
+	select {
+	case st = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request")
+	}
+	nc.Close()
+	// Wait until the server saw the close: Respond then fails.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		closed := make(chan bool, 1)
+		st.Do(func() { closed <- st.Respond(200, nil, nil) != nil })
+		if <-closed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not see the connection close")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	go st.Do(func() { st.Do(func() { close(done) }) })
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a Do inside a Do after the connection closed never ran")
+	}
+}
+
+// TestHandlerWritesAfterClose: an http.Handler that keeps writing after the
+// client went away gets errors, not a hang: each write is a Driver.Run
+// that the handler's goroutine runs itself once the loop let go of the
+// connection (a pooled task used to keep a stale signal and block the
+// next one).
+func TestHandlerWritesAfterClose(t *testing.T) {
+	finished := make(chan error, 1)
+	addr := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		var err error
+		for range 5 {
+			if _, err = w.Write(make([]byte, 10000)); err == nil {
+				w.(http.Flusher).Flush()
+			}
+		}
+		finished <- err
+	})})
+	cl := h2cClient(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/", nil)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		cancel()
+		cl.CloseIdleConnections()
+	}()
+	if res, err := cl.Do(req); err == nil {
+		res.Body.Close()
+	}
+	cl.Transport.(*http2.Transport).CloseIdleConnections()
+	select {
+	case err := <-finished:
+		if err == nil {
+			t.Errorf("writes after the client went away succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler's writes after the client went away never returned")
+	}
 }

@@ -3,6 +3,7 @@ package loop
 import (
 	"container/heap"
 	"context"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -58,10 +59,17 @@ func (h *timerHeap) Pop() any {
 	return c
 }
 
+// maxUnixNano is the latest time UnixNano represents.
+var maxUnixNano = time.Unix(0, math.MaxInt64)
+
 // setTimer arms c's timer at d, or disarms it when d is zero.
 func (ls *loopState) setTimer(c *conn, t time.Time) {
 	var d int64
-	if !t.IsZero() {
+	switch {
+	case t.IsZero():
+	case t.After(maxUnixNano):
+		d = math.MaxInt64 // UnixNano would wrap after 2262: never due
+	default:
 		d = max(t.UnixNano(), 1)
 	}
 	if d == c.deadline {

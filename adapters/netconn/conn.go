@@ -55,8 +55,12 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, cfg bridge.Config, st
 	if pc, ok := nc.(*peekedConn); ok {
 		under = pc.Conn // sniffed h2c: the replayed bytes come first (readLoop)
 	}
-	if sc, ok := under.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
+	// Only sockets whose every byte is in the kernel: a wrapper that embeds
+	// one but buffers in user space (a PROXY-protocol reader) would hold
+	// bytes a peek cannot see.
+	switch sc := under.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		if raw, err := sc.(syscall.Conn).SyscallConn(); err == nil && canPeek {
 			c.raw = raw
 		}
 	}
@@ -161,18 +165,8 @@ func (c *conn) readLoop() {
 // waitInput blocks until the socket is readable (or failed), without a
 // buffer: a one-byte peek tells whether bytes are waiting, since the
 // poller's edge for them may have been consumed by an earlier short read.
-func (c *conn) waitInput() error {
-	var one [1]byte
-	var perr error
-	err := c.raw.Read(func(fd uintptr) bool {
-		_, _, perr = syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return perr != syscall.EAGAIN && perr != syscall.EINTR
-	})
-	if err != nil {
-		return err
-	}
-	return nil // a peek error or EOF shows in the Read that follows
-}
+// A peek error or EOF shows in the Read that follows.
+func (c *conn) waitInput() error { return c.raw.Read(peekReadable) }
 
 // fail closes the connection after a failed wait for input.
 func (c *conn) fail(err error) {
@@ -212,12 +206,20 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		if c.done {
 			c.writing = false
+			c.flushLocked(time.Now()) // events still queued (ConnClosed)
 			c.mu.Unlock()
 			return
 		}
 		// The core hands its output buffer over: no copy. It goes back to
 		// the pool (the core's Config.Buffers) once written.
+		now := time.Now()
 		buf := c.core.TakeOutgoing()
+		if len(buf) > 0 {
+			// Framing queued body may have ended the last stream and closed
+			// the core, or made streams writable: dispatch, re-arm, and set
+			// the closing deadlines (writing stays true: no second writer).
+			c.flushLocked(now)
+		}
 		if len(buf) == 0 {
 			if idle++; idle < 2 {
 				c.mu.Unlock()
@@ -229,11 +231,11 @@ func (c *conn) writeLoop() {
 			return
 		}
 		idle = 0
-		closing := c.closing
-		c.mu.Unlock()
-		if wt := c.srv.WriteTimeout; wt > 0 && !closing {
-			c.nc.SetWriteDeadline(time.Now().Add(wt))
+		if wt := c.srv.WriteTimeout; wt > 0 && !c.closing {
+			// Under mu, so that it cannot undo the closing deadline.
+			c.nc.SetWriteDeadline(now.Add(wt))
 		}
+		c.mu.Unlock()
 		_, err := c.nc.Write(buf)
 		if c.pool != nil {
 			c.pool.Put(buf)
