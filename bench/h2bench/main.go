@@ -20,8 +20,11 @@
 // calls (/proc/PID/io syscw), and it fails if h2load reports a failed,
 // errored or non-2xx request.
 //
-//	go run ./bench/h2bench                    # 5 runs of 8 s per scenario and server
-//	go run ./bench/h2bench -reps 1 -duration 3s -scenarios S1,S3
+// Then it runs bench/idlemem (memory per idle connection, -idle connections
+// per server) and prints its table.
+//
+//	go run ./bench/h2bench                    # 5 runs of 8 s per scenario and server, then idlemem
+//	go run ./bench/h2bench -reps 1 -duration 3s -scenarios S1,S3 -idle 0
 package main
 
 import (
@@ -47,9 +50,13 @@ type server struct {
 	args      func(addr string) []string
 	program   string // the installed program when pkg is ""
 
-	cmd  *exec.Cmd
-	addr string
+	cmd     *exec.Cmd
+	addr    string
+	stopped bool
 }
+
+// started are the servers running, stopped by fail too.
+var started []*server
 
 // scenario is one h2load workload.
 type scenario struct {
@@ -80,6 +87,7 @@ func main() {
 	which := flag.String("servers", "std,netconn,loop,loop-http,nghttpd", "servers, comma-separated (nghttpd is skipped when not installed)")
 	only := flag.String("scenarios", "S1,S2,S3,S4", "scenarios, comma-separated")
 	pin := flag.Bool("pin", runtime.NumCPU() >= 2, "pin the server to CPU 0 and h2load to CPU 1")
+	idle := flag.Int("idle", 10000, "then measure memory per idle connection with this many connections per server (bench/idlemem); 0 skips it")
 	flag.Parse()
 
 	h2load, err := exec.LookPath("h2load")
@@ -144,6 +152,7 @@ func main() {
 		}
 		s.cmd = exec.Command(args[0], args[1:]...)
 		check(s.cmd.Start())
+		started = append(started, s)
 		defer stop(s)
 		check(waitPort(s.addr))
 	}
@@ -173,6 +182,18 @@ func main() {
 		}
 	}
 	report(scens, servers, results)
+	if *idle > 0 {
+		// After the load, so that the two never share the machine.
+		for _, s := range servers {
+			stop(s)
+		}
+		fmt.Printf("### Memory per idle connection\n\n")
+		cmd := exec.Command("go", "run", "./bench/idlemem", "-n", strconv.Itoa(*idle))
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fail("bench/idlemem: %v", err)
+		}
+	}
 }
 
 // runH2load runs one h2load and reads the server's CPU and writes around it.
@@ -324,6 +345,10 @@ func rng(rs []result, f func(result) float64) (lo, hi float64) {
 func inList(list, name string) bool { return slices.Contains(strings.Split(list, ","), name) }
 
 func stop(s *server) {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { s.cmd.Wait(); close(done) }()
@@ -361,6 +386,9 @@ func check(err error) {
 }
 
 func fail(format string, args ...any) {
+	for _, s := range started {
+		stop(s)
+	}
 	fmt.Fprintf(os.Stderr, "h2bench: "+format+"\n", args...)
 	os.Exit(1)
 }
