@@ -40,8 +40,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/h2sm/h2sm/bench/internal/procs"
 )
 
 // server is one server under test.
@@ -154,7 +155,7 @@ func main() {
 		check(s.cmd.Start())
 		started = append(started, s)
 		defer stop(s)
-		check(waitPort(s.addr))
+		check(procs.WaitPort(s.addr, 15*time.Second))
 	}
 
 	fmt.Printf("h2bench %s: %d runs of %v per scenario and server, pinned=%v, %s, %d CPUs\n\n",
@@ -349,34 +350,13 @@ func stop(s *server) {
 		return
 	}
 	s.stopped = true
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
-	}
+	procs.Stop(s.cmd, 10*time.Second)
 }
 
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := procs.FreeAddr()
 	check(err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitPort(addr string) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not open", addr)
+	return a
 }
 
 func check(err error) {

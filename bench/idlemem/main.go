@@ -16,7 +16,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -34,6 +33,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/h2sm/h2sm/bench/internal/procs"
 )
 
 // server is one server under test.
@@ -104,18 +105,8 @@ func measure(s server, path string, n int, settle time.Duration) (result, error)
 	if err := cmd.Start(); err != nil {
 		return result{}, err
 	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-	if err := waitPort(addr); err != nil {
+	defer procs.Stop(cmd, 10*time.Second)
+	if err := procs.WaitPort(addr, 15*time.Second); err != nil {
 		return result{}, fmt.Errorf("%w\n%s", err, logs.String())
 	}
 	for range 3 {
@@ -364,24 +355,9 @@ func saveHeap(debug, path string) error {
 }
 
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := procs.FreeAddr()
 	check(err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitPort(addr string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not open", addr)
+	return a
 }
 
 func raiseFileLimit() {
