@@ -296,17 +296,7 @@ func (c *Conn) fillData() {
 		}
 		s.sendQueue[s.sendHead] = nil
 		s.sendHead++
-		st.inSendQueue = false
-		if st.state == stateClosed {
-			s.recycle(st, int(c.cfg.MaxConcurrentStreams))
-			continue
-		}
-		c.frameData(st)
-		if st.state == stateClosed {
-			c.closeStream(st)
-			continue
-		}
-		c.schedule(st)
+		c.frameDequeued(st)
 	}
 	if s.sendHead == len(s.sendQueue) {
 		s.sendQueue, s.sendHead = s.sendQueue[:0], 0
@@ -335,18 +325,24 @@ func (c *Conn) frameWindowless() {
 	clear(s.sendQueue[len(kept):])
 	s.sendQueue = kept
 	for _, st := range done {
-		st.inSendQueue = false
-		if st.state == stateClosed {
-			s.recycle(st, int(c.cfg.MaxConcurrentStreams))
-			continue
-		}
-		c.frameData(st)
-		if st.state == stateClosed {
-			c.closeStream(st)
-			continue
-		}
-		c.schedule(st)
+		c.frameDequeued(st)
 	}
+}
+
+// frameDequeued frames what st may send now that it left the send queue:
+// a closed stream is recycled; one still sending goes back in the queue.
+func (c *Conn) frameDequeued(st *stream) {
+	st.inSendQueue = false
+	if st.state == stateClosed {
+		c.streams.recycle(st, int(c.cfg.MaxConcurrentStreams))
+		return
+	}
+	c.frameData(st)
+	if st.state == stateClosed {
+		c.closeStream(st)
+		return
+	}
+	c.schedule(st)
 }
 
 // frameData frames one DATA frame (and the trailers after the last one) for st.
