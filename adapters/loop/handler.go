@@ -209,7 +209,14 @@ func (st *Stream) Respond(status int, header http.Header, body []byte) error {
 // appendFields appends the response's :status and header fields.
 func appendFields(fields []h2sm.HeaderField, status int, header http.Header) []h2sm.HeaderField {
 	fields = append(fields, h2sm.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
-	for k, vs := range header {
+	return appendHeader(fields, header)
+}
+
+// appendHeader appends h's fields under their HTTP/2 names, as given: an
+// invalid one makes the core's WriteHeaders return ErrInvalidHeader (unlike
+// the bridge, which drops it as net/http does).
+func appendHeader(fields []h2sm.HeaderField, h http.Header) []h2sm.HeaderField {
+	for k, vs := range h {
 		name := bridge.LowerName(k)
 		for _, v := range vs {
 			fields = append(fields, h2sm.HeaderField{Name: name, Value: v})
@@ -298,13 +305,8 @@ func (st *Stream) End(trailer http.Header) error {
 	if len(trailer) == 0 {
 		_, err = st.c.core.WriteData(now, st.id, nil, true)
 	} else {
-		fields := make([]h2sm.HeaderField, 0, len(trailer))
-		for k, vs := range trailer {
-			name := bridge.LowerName(k)
-			for _, v := range vs {
-				fields = append(fields, h2sm.HeaderField{Name: name, Value: v})
-			}
-		}
+		fields := appendHeader(st.c.async.fields[:0], trailer)
+		st.c.async.fields = fields[:0]
 		err = st.c.core.WriteHeaders(now, st.id, fields, true)
 		if errors.Is(err, h2sm.ErrInvalidHeader) {
 			return err
