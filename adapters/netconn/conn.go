@@ -51,14 +51,10 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, cfg bridge.Config, st
 		return nil, err
 	}
 	c := &conn{srv: s, nc: nc, core: core, pool: core.Config().Buffers, doneCh: make(chan struct{})}
-	under := nc
-	if pc, ok := nc.(*peekedConn); ok {
-		under = pc.Conn // sniffed h2c: the replayed bytes come first (readLoop)
-	}
 	// Only sockets whose every byte is in the kernel: a wrapper that embeds
 	// one but buffers in user space (a PROXY-protocol reader) would hold
 	// bytes a peek cannot see.
-	switch sc := under.(type) {
+	switch sc := nc.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		if raw, err := sc.(syscall.Conn).SyscallConn(); err == nil && canPeek {
 			c.raw = raw
@@ -80,12 +76,13 @@ func (c *conn) Run(f func(core *h2sm.Conn, now time.Time)) {
 }
 
 // serve runs the connection until it is closed: the calling goroutine reads;
-// a writer goroutine runs while there is output.
-func (c *conn) serve() {
+// a writer goroutine runs while there is output. head, if any, is input
+// read before (the sniffed start of a cleartext connection).
+func (c *conn) serve(head []byte) {
 	c.mu.Lock()
 	c.flushLocked(time.Now()) // our SETTINGS
 	c.mu.Unlock()
-	c.readLoop()
+	c.readLoop(head)
 	c.writers.Wait()
 	c.bridge.Wait()
 	c.mu.Lock()
@@ -106,8 +103,9 @@ const (
 
 var readBuffers = sync.Pool{New: func() any { b := make([]byte, readBuffer); return &b }}
 
-// readLoop feeds the core until the socket fails or the core closes.
-func (c *conn) readLoop() {
+// readLoop feeds the core head, then what it reads, until the socket
+// fails or the core closes.
+func (c *conn) readLoop(head []byte) {
 	var own []byte // TLS only
 	if c.raw == nil {
 		own = make([]byte, tlsReadBuffer)
@@ -115,19 +113,23 @@ func (c *conn) readLoop() {
 	for {
 		var buf []byte
 		var pooled *[]byte
-		if own != nil {
+		var n int
+		var err error
+		switch {
+		case head != nil:
+			buf, n, head = head, len(head), nil
+		case own != nil:
 			buf = own
-		} else {
-			if pc, ok := c.nc.(*peekedConn); ok && len(pc.buf) > 0 {
-				// The sniffed bytes are replayed first: nothing to wait for.
-			} else if err := c.waitInput(); err != nil {
+			n, err = c.nc.Read(buf)
+		default:
+			if err := c.waitInput(); err != nil {
 				c.fail(err)
 				return
 			}
 			pooled = readBuffers.Get().(*[]byte)
 			buf = *pooled
+			n, err = c.nc.Read(buf)
 		}
-		n, err := c.nc.Read(buf)
 		c.mu.Lock()
 		p := buf[:n]
 		for len(p) > 0 && !c.core.Closed() && !c.done {
@@ -185,6 +187,9 @@ func (c *conn) fail(err error) {
 // GOAWAY before the peer reads it. It ends within flushTimeout+closeLinger.
 func (c *conn) linger(buf []byte) {
 	// flushLocked has set the deadlines when it saw the core closed.
+	if len(buf) < 512 {
+		buf = make([]byte, 512) // buf was the sniffed head
+	}
 	for {
 		if _, err := c.nc.Read(buf); err != nil {
 			break

@@ -217,6 +217,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
 func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	start := time.Now() // the core's handshake timer counts from here
 	var state *tls.ConnectionState
+	var head []byte // cleartext: the bytes sniffed, the core's first input
 	if tc, ok := nc.(*tls.Conn); ok {
 		to := s.TLSHandshakeTimeout
 		if to == 0 {
@@ -237,7 +238,8 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 			return
 		}
 	} else {
-		head, proto := s.sniff(nc, start)
+		var proto int
+		head, proto = s.sniff(nc, start)
 		switch proto {
 		case protoHTTP1:
 			s.serveHTTP1(&peekedConn{Conn: nc, buf: head})
@@ -247,8 +249,8 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 			return
 		}
 		// HTTP/2 prior knowledge, or bytes that are neither: the core answers
-		// an invalid preface with GOAWAY PROTOCOL_ERROR (RFC 9113 §3.4).
-		nc = &peekedConn{Conn: nc, buf: head}
+		// an invalid preface with GOAWAY PROTOCOL_ERROR (RFC 9113 §3.4). The
+		// sniffed bytes are its first input (serve).
 	}
 	cfg := bridge.Config{
 		Handler:     s.Handler,
@@ -276,7 +278,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 			core.GoAway(now, h2sm.ErrCodeInadequateSecurity, "TLS 1.2 cipher suite prohibited by RFC 9113 §9.2.2")
 		})
 	}
-	c.serve()
+	c.serve(head)
 	s.trackConn(c, false)
 }
 
