@@ -14,11 +14,14 @@ type BufferPool interface {
 	Put(b []byte)
 }
 
-// lend gives the Conn an output buffer from the pool when it has none.
-func (c *Conn) lend() {
+// frameHeader starts a frame in the output, borrowing a buffer from the
+// pool when the Conn has none: every frame starts here, so an input or a
+// command that produces nothing borrows nothing.
+func (c *Conn) frameHeader(length int, typ FrameType, flags uint8, id StreamID) {
 	if c.out == nil && c.cfg.Buffers != nil {
 		c.out = c.cfg.Buffers.Get()[:0]
 	}
+	c.out = appendFrameHeader(c.out, length, typ, flags, id)
 }
 
 // giveBack returns an empty output buffer to the pool.

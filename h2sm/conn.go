@@ -96,7 +96,6 @@ func NewConn(now time.Time, cfg Config) (*Conn, error) {
 	c.inflow.init(int32(cfg.ConnWindowSize))
 	c.outflow.avail = initialWindowSize
 	c.timers.setAfter(timerHandshake, c.now, cfg.HandshakeTimeout)
-	c.lend()
 	c.settingsSendInitial(now)
 	return c, nil
 }
@@ -211,7 +210,6 @@ func (c *Conn) begin(now time.Time) {
 	if t := instant(now.Sub(c.epoch)); t > c.now {
 		c.now = t
 	}
-	c.lend()
 	if c.evHead == len(c.events) {
 		c.events, c.evHead = c.events[:0], 0
 		c.dataArena = c.dataArena[:0]

@@ -126,7 +126,7 @@ func (c *Conn) goAwaySend(last StreamID, code ErrCode, debug string) {
 		last = c.goAway.lastID
 	}
 	c.goAway.sent, c.goAway.lastID = true, last
-	c.out = appendFrameHeader(c.out, 8+len(debug), FrameGoAway, 0, 0)
+	c.frameHeader(8+len(debug), FrameGoAway, 0, 0)
 	c.out = appendUint32(c.out, uint32(last))
 	c.out = appendUint32(c.out, uint32(code))
 	c.out = append(c.out, debug...)

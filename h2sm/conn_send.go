@@ -162,7 +162,6 @@ func (c *Conn) commandStream(id StreamID) (*stream, error) {
 // take more: the Conn frames response body only as output is pulled, which
 // is how it applies backpressure.
 func (c *Conn) AppendOutgoing(dst []byte) []byte {
-	c.lend()
 	c.fillData()
 	p := c.out[c.outHead:]
 	dst = append(dst, p...)
@@ -177,7 +176,6 @@ func (c *Conn) AppendOutgoing(dst []byte) []byte {
 // this one back once written). It is AppendOutgoing without the copy, for
 // drivers that write from another goroutine than the one feeding the Conn.
 func (c *Conn) TakeOutgoing() []byte {
-	c.lend()
 	c.fillData()
 	p := c.out[c.outHead:]
 	if len(p) == 0 {
@@ -193,7 +191,6 @@ func (c *Conn) TakeOutgoing() []byte {
 // some of them, call Advance with the count. The slice is valid until the
 // next method call on the Conn.
 func (c *Conn) Outgoing() []byte {
-	c.lend()
 	c.fillData()
 	c.giveBack()
 	return c.out[c.outHead:]
@@ -357,7 +354,7 @@ func (c *Conn) frameData(st *stream) {
 		if last && st.sendEnd && st.trailers == nil {
 			flags = flagEndStream
 		}
-		c.out = appendFrameHeader(c.out, n, FrameData, flags, st.id)
+		c.frameHeader(n, FrameData, flags, st.id)
 		c.out = append(c.out, st.sendBuf[st.sendHead:st.sendHead+n]...)
 		c.stats.FramesOut[FrameData]++
 		st.sendHead += n
@@ -373,7 +370,7 @@ func (c *Conn) frameData(st *stream) {
 			st.transition(inSendEnd)
 		}
 	} else if st.sendEnd && st.trailers == nil {
-		c.out = appendFrameHeader(c.out, 0, FrameData, flagEndStream, st.id)
+		c.frameHeader(0, FrameData, flagEndStream, st.id)
 		c.stats.FramesOut[FrameData]++
 		st.sendEnd = false
 		st.transition(inSendEnd)
@@ -425,7 +422,7 @@ func (c *Conn) writeWindowUpdate(id StreamID, incr uint32) {
 	if c.phase == PhaseClosed || !c.controlFrame() {
 		return
 	}
-	c.out = appendFrameHeader(c.out, 4, FrameWindowUpdate, 0, id)
+	c.frameHeader(4, FrameWindowUpdate, 0, id)
 	c.out = appendUint32(c.out, incr)
 	c.stats.FramesOut[FrameWindowUpdate]++
 }
@@ -434,7 +431,7 @@ func (c *Conn) writeRSTStream(id StreamID, code ErrCode) {
 	if c.phase == PhaseClosed || !c.controlFrame() {
 		return
 	}
-	c.out = appendFrameHeader(c.out, 4, FrameRSTStream, 0, id)
+	c.frameHeader(4, FrameRSTStream, 0, id)
 	c.out = appendUint32(c.out, uint32(code))
 	c.stats.FramesOut[FrameRSTStream]++
 }
@@ -447,7 +444,7 @@ func (c *Conn) writePing(ack bool, data []byte) {
 			return
 		}
 	}
-	c.out = appendFrameHeader(c.out, 8, FramePing, flags, 0)
+	c.frameHeader(8, FramePing, flags, 0)
 	c.out = append(c.out, data[:8]...)
 	c.stats.FramesOut[FramePing]++
 }
@@ -484,7 +481,7 @@ func (c *Conn) writeHeaderBlock(id StreamID, fields []HeaderField, end bool) {
 		if n == len(block) {
 			f |= flagEndHeaders
 		}
-		c.out = appendFrameHeader(c.out, n, typ, f, id)
+		c.frameHeader(n, typ, f, id)
 		c.out = append(c.out, block[:n]...)
 		c.stats.FramesOut[typ]++
 		block = block[n:]

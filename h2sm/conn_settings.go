@@ -45,11 +45,11 @@ func (c *Conn) settingsSendInitial(now time.Time) {
 	if c.cfg.EnableConnectProtocol {
 		add(SettingEnableConnectProtocol, 1)
 	}
-	c.out = appendFrameHeader(c.out, len(p), FrameSettings, 0, 0)
+	c.frameHeader(len(p), FrameSettings, 0, 0)
 	c.out = append(c.out, p...)
 	c.stats.FramesOut[FrameSettings]++
 	if c.cfg.ConnWindowSize > initialWindowSize {
-		c.out = appendFrameHeader(c.out, 4, FrameWindowUpdate, 0, 0)
+		c.frameHeader(4, FrameWindowUpdate, 0, 0)
 		c.out = appendUint32(c.out, c.cfg.ConnWindowSize-initialWindowSize)
 		c.stats.FramesOut[FrameWindowUpdate]++
 	}
@@ -175,7 +175,7 @@ func (c *Conn) onSettings(h frameHeader, p []byte) error {
 	if !c.controlFrame() {
 		return nil
 	}
-	c.out = appendFrameHeader(c.out, 0, FrameSettings, flagAck, 0)
+	c.frameHeader(0, FrameSettings, flagAck, 0)
 	c.stats.FramesOut[FrameSettings]++
 	if c.phase == PhaseSettings {
 		c.phase = PhaseOpen
